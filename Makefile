@@ -1,0 +1,47 @@
+# The toolkit's commands. The two a newcomer needs:
+#   make site   install what is needed, bring up the lab, apply the registry to it
+#   make test   install what is needed, lint, run every test
+SHELL := /bin/bash
+VENV := .venv/bin
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+INVENTORY ?= inventory/lab
+PYTEST_ARGS ?=
+
+.PHONY: help install validate lab lab-stop lab-down site test lint unit bench
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+install:
+	@scripts/install-deps.sh
+
+validate: install
+	bin/registry-validate --summary
+
+lab: install
+	ansible-playbook -i $(INVENTORY) playbooks/lab.yml
+
+lab-stop: install
+	ansible-playbook -i $(INVENTORY) playbooks/lab.yml -e lab__state=stopped
+
+lab-down: install
+	ansible-playbook -i $(INVENTORY) playbooks/lab.yml -e lab__state=absent
+
+site: install
+	@if [ "$(INVENTORY)" = inventory/lab ]; then ansible-playbook -i $(INVENTORY) playbooks/lab.yml; fi
+	ansible-playbook -i $(INVENTORY) playbooks/site.yml
+
+lint: install
+	yamllint --strict .
+	ansible-lint --profile production
+
+unit: install
+	pytest -q -m "not lab" $(PYTEST_ARGS)
+
+test: install lint
+	pytest -q $(PYTEST_ARGS)
+
+bench: install
+	python bench/validate_bench.py

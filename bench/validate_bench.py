@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Benchmark: validating a city-scale registry against merely parsing it.
+
+The floor is what any tool must pay: parsing the same files with PyYAML's C loader.
+The goal (issue 2): validation costs at most 3 times that floor. Both are timed in
+the same run, best of N, and reported as a ratio.
+
+usage: python bench/validate_bench.py [--repeat 3] [--accounts 20000] ...
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "module_utils"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from registry import pathhook  # noqa: E402
+
+pathhook.install()
+import yaml  # noqa: E402
+from generate_registry import generate  # noqa: E402
+from ansible.module_utils.registry.loader import registry_files  # noqa: E402
+from ansible.module_utils.registry.validate import validate  # noqa: E402
+
+GOAL = 3.0
+
+
+def parse_only(registry_dir):
+    for name in registry_files(registry_dir):
+        with open(os.path.join(registry_dir, name), "rb") as fh:
+            yaml.load(fh, Loader=yaml.CSafeLoader)
+
+
+def best_of(repeat, func):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--accounts", type=int, default=20000)
+    parser.add_argument("--subdomains", type=int, default=500)
+    parser.add_argument("--sms-users", type=int, default=20000)
+    args = parser.parse_args(argv)
+    schemas = os.path.join(ROOT, "schemas")
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = os.path.join(tmp, "registry")
+        sizes = generate(os.path.join(ROOT, "inventory", "registry"), registry,
+                         accounts=args.accounts, subdomains=args.subdomains,
+                         sms_users=args.sms_users)
+        size_mb = sum(os.path.getsize(os.path.join(registry, n))
+                      for n in registry_files(registry)) / 1e6
+        result = validate(registry, schemas)
+        if not result.ok:
+            for finding in result.errors[:20]:
+                print(finding.format())
+            sys.exit("the generated registry does not validate: the benchmark would be meaningless")
+        floor = best_of(args.repeat, lambda: parse_only(registry))
+        full = best_of(args.repeat, lambda: validate(registry, schemas))
+    print("registry: %s (%.1f MB of YAML)" % (", ".join("%s %d" % kv for kv in sizes.items()),
+                                              size_mb))
+    print("%-44s %10s %8s" % ("what", "seconds", "ratio"))
+    print("%-44s %10.3f %8s" % ("floor: parse with PyYAML CSafeLoader", floor, "1.00"))
+    print("%-44s %10.3f %8.2f" % ("registry-validate (schemas + all rules)", full, full / floor))
+    verdict = "meets" if full / floor <= GOAL else "MISSES"
+    print("goal: validation <= %.1f x floor: %s" % (GOAL, verdict))
+    return 0 if full / floor <= GOAL else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Jinja2 filters over the registry helpers in module_utils/registry.
+
+Filters (each raises AnsibleFilterError with the reason on bad input):
+
+- ``e164(number, country_code='62')``: "0812-3456-7890" -> "+6281234567890" (S5)
+- ``mail_localpart(name, separator='.')``: "Dr. H. Ahmad Fauzi, S.Kom." -> "ahmad.fauzi" (E2)
+- ``strip_titles(name)``: "Hj. Dewi Ratna Sari, S.E." -> "Dewi Ratna Sari"
+- ``sms_encoding(text)``: "GSM-7" or "UCS-2"
+- ``sms_segments(text)``: number of SMS segments
+- ``sms_info(text)``: dict of encoding, units, segments, non_gsm_chars
+- ``mail_number(seq, month, year)``: ``14 | mail_number(2, 2021)`` -> "014/II/2021" (E8)
+- ``to_roman(n)``: 2 -> "II"
+- ``in_pool(address, networks)``: whether address lies in one of the CIDRs (D8)
+"""
+import functools
+import os
+
+import ansible.module_utils
+from ansible.errors import AnsibleFilterError
+
+# Modules get module_utils packed by AnsiballZ; on the controller the filters must
+# find the same package, so put the project's module_utils on the package path.
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.registry.gsm import segments, sms_info, encoding  # noqa: E402
+from ansible.module_utils.registry.ipam import address_in_pool  # noqa: E402
+from ansible.module_utils.registry.names import name_to_localpart, strip_titles  # noqa: E402
+from ansible.module_utils.registry.numbering import mail_number, to_roman  # noqa: E402
+from ansible.module_utils.registry.phone import to_e164  # noqa: E402
+
+
+def _filter(name, function):
+    """Wrap a helper so its ValueError reaches the playbook as an AnsibleFilterError."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        """Call the helper; turn a ValueError into an AnsibleFilterError."""
+        try:
+            return function(*args, **kwargs)
+        except ValueError as exc:
+            raise AnsibleFilterError("%s filter: %s" % (name, exc)) from exc
+    return wrapper
+
+
+_FILTERS = {
+    "e164": to_e164,
+    "mail_localpart": name_to_localpart,
+    "strip_titles": strip_titles,
+    "sms_encoding": encoding,
+    "sms_segments": segments,
+    "sms_info": sms_info,
+    "mail_number": mail_number,
+    "to_roman": to_roman,
+    "in_pool": address_in_pool,
+}
+
+
+class FilterModule:
+    """The registry filters."""
+
+    def filters(self):
+        """Map of filter name to function."""
+        return {name: _filter(name, function) for name, function in _FILTERS.items()}
