@@ -26,6 +26,7 @@ def reexec_in_project_venv(root):
     except ImportError:
         pass
     venv_python = os.path.join(root, ".venv", "bin", "python")
-    if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(venv_python):
+    in_venv = os.path.realpath(sys.prefix) == os.path.realpath(os.path.join(root, ".venv"))
+    if os.path.exists(venv_python) and not in_venv:
         os.execv(venv_python, [venv_python] + sys.argv)
     sys.exit("ansible is not installed: run `make install` first")

@@ -226,7 +226,8 @@ def blast_approval(ctx):
         if not ok:
             yield Problem(relname, ("blast", "approval", "signature"),
                           "the Ketua's signature does not verify: %s" % why,
-                          "have the Ketua sign the final text: bin/blast-sign %s KEYFILE" % relname)
+                          "have the Ketua sign the final text: bin/blast-sign %s KEYFILE"
+                          % ctx.display(relname))
 
 
 @rule("S5-RECIPIENTS", "S5", "A blast goes to defined, registered recipients")
