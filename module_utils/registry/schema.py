@@ -64,6 +64,27 @@ class SchemaSet:
             return False
         return True
 
+    def _requirements(self, name):
+        """Property name -> x-requirement, over the whole schema.
+
+        A ``required`` error raised in an if/then branch does not see the properties
+        of the object, so the requirement of a missing key is looked up here.
+        """
+        found = {}
+
+        def walk(node):
+            if isinstance(node, dict):
+                for key, sub in (node.get("properties") or {}).items():
+                    if isinstance(sub, dict) and "x-requirement" in sub:
+                        found.setdefault(key, sub["x-requirement"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+        walk(self.schema(name))
+        return found
+
     def _full_validator(self, name):
         if name not in self._full:
             cls = jsonschema.validators.validator_for(self.schema(name))
@@ -76,7 +97,7 @@ class SchemaSet:
             return []
         out = []
         for error in self._full_validator(name).iter_errors(data):
-            out.extend(_to_findings(error, display))
+            out.extend(_to_findings(error, display, self._requirements(name)))
         if not out and fastjsonschema is not None:
             # The two validators disagree (a format only one knows): never let an
             # invalid file pass silently.
@@ -137,7 +158,7 @@ def _describe(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _to_findings(error, display):
+def _to_findings(error, display, requirements):
     path = list(error.absolute_path)
     kind = error.validator
     schema = error.schema
@@ -158,7 +179,7 @@ def _to_findings(error, display):
         out = []
         for key in missing:
             sub = schema.get("properties", {}).get(key, {})
-            req = _requirement(sub)
+            req = sub.get("x-requirement") or requirements.get(key, "REG")
             desc = sub.get("description", "")
             out.append(Finding(ERROR, "%s-REQUIRED" % req, req, display, path,
                                "missing required key '%s'" % key,

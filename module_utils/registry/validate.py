@@ -56,9 +56,9 @@ def validate(registry_dir, schema_dir, today=None, display_root=None):
         findings.extend(_file_findings(loaded, relname, schemas))
     for relname in REQUIRED_FILES:
         if relname not in names:
-            findings.append(Finding(ERROR, "REG-MISSING", "REG", os.path.join(
+            findings.append(Finding(ERROR, "REG-MISSING", "REG", os.path.normpath(os.path.join(
                 os.path.relpath(registry_dir, display_root) if display_root else registry_dir,
-                relname), (), "registry file %s is missing" % relname,
+                relname)), (), "registry file %s is missing" % relname,
                 "create it (see docs/registry-format.md)", line=1, column=1))
     ctx = Context(files, today=today)
     findings.extend(run_rules(ctx))

@@ -9,15 +9,20 @@ class Edit:
     created by giving ``create=True``.
     """
 
-    def __init__(self, file, old, new, count=1, create=False):
-        self.file, self.old, self.new, self.count, self.create = file, old, new, count, create
+    def __init__(self, file, old, new, count=1, create=False, delete=False):
+        self.file, self.old, self.new, self.count = file, old, new, count
+        self.create, self.delete = create, delete
 
     def apply(self, registry):
         path = os.path.join(registry, self.file)
+        if self.delete:
+            os.remove(path)
+            return
         if self.create:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(self.new)
+            data = self.new if isinstance(self.new, bytes) else self.new.encode("utf-8")
+            with open(path, "wb") as fh:
+                fh.write(data)
             return
         with open(path, encoding="utf-8") as fh:
             text = fh.read()

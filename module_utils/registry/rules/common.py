@@ -45,7 +45,7 @@ def agency_tree(ctx):
                 agency.get("code"), " -> ".join(chain + [last])), "break the cycle")
 
 
-@rule("REG-REF-PERSON", "REG", "Every person and agency a registry names exists")
+@rule("REG-REF", "REG", "Every person and agency a registry names exists")
 def person_references(ctx):
     people, agencies = ctx.people, ctx.agencies
     for index, agency in ctx.entries("agencies.yml", "agencies"):
