@@ -100,3 +100,10 @@ def test_blast_sign_round_trip(registry, tmp_path):
     assert run(sys.executable, "bin/blast-sign", str(blast), str(other)).returncode == 0
     assert validate_rc() == 1, "a key that is not the Ketua's must not approve"
     assert os.path.exists(EXAMPLE)
+
+
+def test_the_format_reference_lists_every_rule():
+    from ansible.module_utils.registry.rules.base import RULES
+    with open(os.path.join(ROOT, "docs", "registry-format.md"), encoding="utf-8") as fh:
+        doc = fh.read()
+    assert [r.id for r in RULES if "`%s`" % r.id not in doc] == []

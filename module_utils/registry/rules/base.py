@@ -6,7 +6,7 @@ the rule code says only what is wrong and how to fix it.
 """
 from collections import namedtuple
 
-from ansible.module_utils.registry.findings import ERROR, WARNING, Finding
+from ansible.module_utils.registry.findings import ERROR, Finding
 
 Problem = namedtuple("Problem", "file path message fix at severity")
 Problem.__new__.__defaults__ = ("value", None)
@@ -41,10 +41,12 @@ def run_rules(ctx):
                                         problem.path, problem.message, problem.fix,
                                         at=problem.at))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            # A shape the schema already rejected; say so instead of failing.
-            findings.append(Finding(WARNING, item.id, item.requirement, "(registry)", (),
-                                    "rule not fully checked because of the errors above: %s"
-                                    % exc, "fix the errors above and validate again"))
+            # Usually a shape the schema already rejected. Fail closed all the same: a
+            # rule that could not run must never let a registry through.
+            findings.append(Finding(ERROR, item.id, item.requirement, "(registry)", (),
+                                    "rule could not be checked (%s: %s)" % (
+                                        type(exc).__name__, exc),
+                                    "fix the errors above and validate again"))
     return findings
 
 

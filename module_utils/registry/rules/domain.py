@@ -174,14 +174,13 @@ def suspension_target(ctx):
 def pool_definitions(ctx):
     for index, entry in ctx.entries(F, "pools"):
         try:
-            Pool(entry.get("networks") or [], reserved=entry.get("reserved") or (),
-                 shared=entry.get("shared") or ())
+            pool = Pool(entry.get("networks") or [], reserved=entry.get("reserved") or (),
+                        shared=entry.get("shared") or ())
         except ValueError as exc:
             yield Problem(F, ("pools", index), "pool %s is not valid: %s" % (entry.get("name"), exc),
                           "write networks as CIDRs without host bits, e.g. 192.0.2.0/24")
             continue
         target = entry.get("suspension_target") or {}
-        pool = Pool(entry.get("networks") or [])
         for family, value in target.items() if isinstance(target, dict) else ():
             if isinstance(value, str) and _is_ip(value) and not pool.contains(value):
                 yield Problem(F, ("pools", index, "suspension_target", family),
