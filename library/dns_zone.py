@@ -1,0 +1,211 @@
+#!/usr/bin/python
+"""Ansible module: apply the DNS part of the registry to the primary in one call."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: dns_zone
+short_description: Apply the subdomains of the registry to the primary DNS server in bulk
+description:
+  - Reads the zone from the primary by AXFR (TSIG), computes the plan (record sets to
+    add, change and delete) for the names the registry owns, and applies it by dynamic
+    update (RFC 2136) in as few UPDATE messages as the size limit allows.
+  - Every change carries a prerequisite on the state that was read, so a record changed
+    by someone else since the read makes the update fail cleanly instead of being
+    overwritten; the failure names the conflicting names, and a re-run converges.
+  - "Ownership: the registry owns the record sets of types A, AAAA, CNAME, MX, TXT, SRV
+    and CAA at or below every subdomain it lists (whatever its status), and at the main
+    domain and the names of its C(apex.records). It never touches SOA, NS or DNSSEC
+    records, names under a label listed in O(unmanaged_labels) (C(_acme-challenge) by
+    default), or names the registry does not mention."
+  - "Subdomain status: C(active) publishes its records; C(suspended) (D7) replaces them by
+    the pool's suspension target at the subdomain's name (its records stay in the
+    registry and come back unchanged); C(deactivated) removes them."
+  - A safety threshold refuses to change or delete more than O(max_change_ratio) of the
+    owned record sets in one run unless O(force) is set.
+version_added: "1.0.0"
+author:
+  - City infrastructure toolkit maintainers
+options:
+  registry_dir:
+    description: Directory of the registry; its C(domain.yml) is applied.
+    type: path
+    required: true
+  zone:
+    description: The zone to apply; default is the main domain of C(domain.yml).
+    type: str
+  server:
+    description: Address of the primary server (as seen from the control node).
+    type: str
+    required: true
+  port:
+    description: Port of the primary server.
+    type: int
+    default: 53
+  key_name:
+    description: Name of the TSIG key allowed to transfer and update the zone.
+    type: str
+    required: true
+  key_secret:
+    description: Base64 secret of the TSIG key (from ansible-vault).
+    type: str
+    required: true
+  key_algorithm:
+    description: TSIG algorithm.
+    type: str
+    default: hmac-sha256
+    choices: [hmac-sha256, hmac-sha384, hmac-sha512]
+  timeout:
+    description: Seconds to wait for each answer of the server.
+    type: float
+    default: 10
+  max_change_ratio:
+    description: Largest share (0 to 1) of the owned record sets that one run may change or
+      delete without O(force); up to 5 changes are always allowed.
+    type: float
+    default: 0.25
+  force:
+    description: Apply even when the plan exceeds O(max_change_ratio).
+    type: bool
+    default: false
+  unmanaged_labels:
+    description: Names with one of these labels are never touched.
+    type: list
+    elements: str
+    default: [_acme-challenge]
+  max_message_size:
+    description: Largest UPDATE message to send, in bytes (TCP allows 65535).
+    type: int
+    default: 60000
+requirements:
+  - dnspython >= 2.4
+  - PyYAML
+notes:
+  - Supports check mode (shows the plan) and diff mode (record by record).
+  - Run the registry validation first (C(playbooks/validate.yml)); this module trusts it.
+"""
+
+EXAMPLES = r"""
+- name: Apply the subdomains of the registry
+  dns_zone:
+    registry_dir: "{{ project_root }}/inventory/registry"
+    server: 127.0.0.1
+    port: 15353
+    key_name: toolkit-update
+    key_secret: "{{ vault_dns_tsig_secret }}"
+
+- name: Show what would change, record by record
+  dns_zone:
+    registry_dir: inventory/registry
+    server: 192.0.2.53
+    key_name: toolkit-update
+    key_secret: "{{ vault_dns_tsig_secret }}"
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+plan:
+  description: Counts of the plan and of the owned record sets before it.
+  returned: always
+  type: dict
+  sample: {"add": 3, "change": 1, "delete": 0, "owned_rrsets_before": 120}
+changes:
+  description: Every planned change with the records before and after, as zone-file lines.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "add", "name": "ppid.bekasikota.go.id.", "type": "A",
+            "before": [], "after": ["ppid.bekasikota.go.id. 3600 IN A 192.0.2.60"]}]
+messages:
+  description: Number of UPDATE messages sent (0 in check mode or when nothing changes).
+  returned: always
+  type: int
+conflicts:
+  description: Names changed on the server between the read and the update.
+  returned: on conflict
+  type: list
+  elements: str
+timing:
+  description: Seconds spent reading the zone, planning and applying, measured inside the module.
+  returned: always
+  type: dict
+  sample: {"read": 0.08, "plan": 0.01, "apply": 0.05}
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible.module_utils.registry.dns.apply import Conflict, apply_plan
+    from ansible.module_utils.registry.dns.desired import desired_state
+    from ansible.module_utils.registry.dns.plan import make_plan, refuse_reason
+    from ansible.module_utils.registry.dns.zone_io import DNSError, Server
+    from ansible.module_utils.registry.loader import LoadError, load_file
+    IMPORT_ERROR = None
+except ImportError as exc:
+    IMPORT_ERROR = exc
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            registry_dir=dict(type="path", required=True),
+            zone=dict(type="str"),
+            server=dict(type="str", required=True),
+            port=dict(type="int", default=53),
+            key_name=dict(type="str", required=True, no_log=False),
+            key_secret=dict(type="str", required=True, no_log=True),
+            key_algorithm=dict(type="str", default="hmac-sha256",
+                               choices=["hmac-sha256", "hmac-sha384", "hmac-sha512"]),
+            timeout=dict(type="float", default=10),
+            max_change_ratio=dict(type="float", default=0.25),
+            force=dict(type="bool", default=False),
+            unmanaged_labels=dict(type="list", elements="str", default=["_acme-challenge"]),
+            max_message_size=dict(type="int", default=60000),
+        ),
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("dnspython and PyYAML"), exception=str(IMPORT_ERROR))
+    p = module.params
+    path = os.path.join(p["registry_dir"], "domain.yml")
+    try:
+        domain_doc = load_file(path).data
+        zone, want, owner = desired_state(domain_doc, p["zone"], p["unmanaged_labels"])
+    except (LoadError, KeyError, TypeError, ValueError, OSError) as exc:
+        module.fail_json(msg="cannot read the registry's %s: %s (run the validation first)" % (path, exc))
+    result = dict(changed=False, plan={}, changes=[], messages=0, timing={})
+    try:
+        server = Server(p["server"], p["port"], zone, p["key_name"], p["key_secret"],
+                        p["key_algorithm"], p["timeout"])
+        started = time.perf_counter()
+        have = server.read(owner.owns)
+        read_done = time.perf_counter()
+        plan = make_plan(want, have)
+        planned = time.perf_counter()
+        result.update(plan=plan.summary(), changes=[c.as_dict() for c in plan.changes],
+                      changed=bool(plan.changes))
+        if module._diff and plan.changes:
+            result["diff"] = plan.diff()
+        refusal = None if p["force"] else refuse_reason(plan, p["max_change_ratio"])
+        if refusal:
+            module.fail_json(msg="nothing applied: " + refusal, **result)
+        if plan.changes and not module.check_mode:
+            result["messages"] = apply_plan(server, plan, p["max_message_size"],
+                                            lambda: server.read(owner.owns))
+        done = time.perf_counter()
+        result["timing"] = {"read": round(read_done - started, 4),
+                            "plan": round(planned - read_done, 4),
+                            "apply": round(done - planned, 4)}
+    except Conflict as exc:
+        module.fail_json(msg=str(exc), conflicts=exc.names, **result)
+    except DNSError as exc:
+        module.fail_json(msg=str(exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
