@@ -245,6 +245,12 @@ MORE_CASES = [
          r"DNS-RECORD-NAME|[A-Z0-9]+-PATTERN", "domain.yml", "name: -www"),
     case("e3-event-takes-agency-name", Edit("mail.yml", "address: krenova@", "address: dinkes@"),
          "E3-EVENT", "mail.yml", "address: dinkes@", 2),
+    case("ns-without-address", Edit("domain.yml", "  - name: ns2\n    owner: DISKOMINFOSTANDI\n    kind: application\n"
+                                    "    decree: Keputusan Wali Kota Bekasi Nomor 500.05/Kep.215-Diskominfostandi/V/2023\n"
+                                    "    status: active", "  - name: ns2\n    owner: DISKOMINFOSTANDI\n    kind: application"
+                                    "\n    decree: Keputusan Wali Kota Bekasi Nomor 500.05/Kep.215-Diskominfostandi/V/2023\n"
+                                    "    status: deactivated"),
+         "DNS-NS-ADDRESS", "domain.yml", "nameservers:"),
     case("s1-unknown-originator", Edit("sms.yml", "  - person: walikota-2025\n    basis: mayor",
                                        "  - person: walikota-2030\n    basis: mayor"),
          "S1-ORIGINATORS", "sms.yml", "walikota-2030"),

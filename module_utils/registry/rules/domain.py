@@ -212,7 +212,7 @@ def addresses_in_pool(ctx):
         if not inside:
             yield Problem(F, path + ("value",), "%s of %s is outside the central pools (%s)" % (
                 value, owner, ", ".join(str(e.get("name")) for _, e, _ in pools)),
-                "allocate an address from the pool (make allocate), or record an exception "
+                "allocate an address from the pool (bin/dns-allocate NAME), or record an exception "
                 "approved by the communication agency (D4)")
         elif any(p.is_reserved(value) for p in inside):
             yield Problem(F, path + ("value",), "%s of %s is in a reserved range of the pool"
@@ -294,3 +294,29 @@ def record_names(ctx):
             yield Problem(F, path + ("name",), "record name %r is not a valid relative name" % rel,
                           "use @, or labels of a-z, 0-9 and hyphens (a leading _ for service "
                           "names), e.g. www or _dmarc")
+
+
+@rule("DNS-NS-ADDRESS", "DNS", "Name servers inside the domain keep an active address")
+def nameserver_addresses(ctx):
+    domain = ctx.main_domain
+    if domain is None:
+        return
+    addressed = {rel for _, sub, rec in _records(ctx) if rec.get("type") in ("A", "AAAA")
+                 for rel in [_relative_owner(sub, rec)] if sub is None or sub.get("status") == "active"}
+    for index, ns in enumerate(ctx.section(F, "domain").get("nameservers") or []):
+        host = str(ns).rstrip(".").lower()
+        if not host.endswith("." + domain):
+            continue  # reported by D1-MAIN-DOMAIN
+        rel = host[: -len(domain) - 1]
+        if rel not in addressed:
+            yield Problem(F, ("domain", "nameservers", index),
+                          "name server %s has no A or AAAA record in an active name of the registry"
+                          % ns, "keep the subdomain %s active with its address (the server refuses "
+                          "an update that leaves a name server without one)" % rel.split(".")[-1])
+
+
+def _relative_owner(sub, record):
+    """The record's owner name relative to the main domain ('' for the apex)."""
+    rel = str(record.get("name", "@"))
+    parts = [p for p in (None if rel == "@" else rel, sub.get("name") if sub else None) if p]
+    return ".".join(parts)
