@@ -9,7 +9,7 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 INVENTORY ?= inventory/lab
 PYTEST_ARGS ?=
 
-.PHONY: help install validate lab lab-stop lab-down site test lint unit bench
+.PHONY: help install validate lab lab-stop lab-down site test lint unit bench lab-image molecule
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -40,8 +40,18 @@ lint: install
 unit: install
 	pytest -q -m "not lab" $(PYTEST_ARGS)
 
-test: install lint
+test: install lint molecule
 	pytest -q $(PYTEST_ARGS)
 
 bench: install
 	python bench/validate_bench.py
+
+# The lab's base image only (built once; no containers, no secrets). The
+# lab_hosts play is outside --limit localhost, so no lab host is needed.
+lab-image: install
+	ansible-playbook -i inventory/lab playbooks/lab.yml --limit localhost \
+	  -e '{"lab__hosts": []}' -e lab__generate_secrets=false
+
+# Molecule scenarios of the roles, on the lab's base image (podman, runc).
+molecule: install lab-image
+	cd roles/dns_server && molecule test
