@@ -1,0 +1,54 @@
+"""The registry's accounts as directory entries (docs/directory-design.md)."""
+import os
+
+import yaml
+
+from ansible.module_utils.registry.mail.desired import (DEACTIVATED, DELETED, desired_accounts,
+                                                         suffix_of)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REG = os.path.join(ROOT, "inventory", "registry")
+
+
+def load(name):
+    with open(os.path.join(REG, name), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def accounts():
+    return desired_accounts(load("mail.yml"), load("agencies.yml"), load("people.yml"), "bekasikota.go.id")
+
+
+def test_suffix_from_the_main_domain():
+    assert suffix_of("bekasikota.go.id.") == "dc=bekasikota,dc=go,dc=id"
+    assert suffix_of("Kota.Example") == "dc=kota,dc=example"
+
+
+def test_every_registry_account_has_one_entry_under_ou_accounts():
+    got = accounts()
+    assert len(got) == len(load("mail.yml")["accounts"])
+    assert all(a.dn.endswith(",ou=accounts,dc=bekasikota,dc=go,dc=id") for a in got.values())
+    assert len({a.dn for a in got.values()}) == len(got)
+
+
+def test_position_account_attributes():
+    acc = accounts()["kepala.dinkes@bekasikota.go.id"]
+    assert acc.dn == "uid=kepala.dinkes,ou=accounts,dc=bekasikota,dc=go,dc=id"
+    attrs = acc.attributes
+    assert attrs["uid"] == ["kepala.dinkes"] and attrs["mail"] == ["kepala.dinkes@bekasikota.go.id"]
+    assert attrs["ou"] == ["DINKES"] and attrs["employeeType"] == ["position"]
+    assert attrs["title"] == ["kepala-pd"] and attrs["employeeNumber"] == ["197310151997012001"]
+    assert "," not in attrs["sn"][0] and "." not in attrs["sn"][0], "titles are stripped"
+
+
+def test_agency_account_has_no_holder_and_is_named_after_the_agency():
+    attrs = accounts()["setda@bekasikota.go.id"].attributes
+    assert attrs["employeeNumber"] == [] and attrs["title"] == []
+    assert attrs["cn"] == ["Sekretariat Daerah Kota Bekasi"] and attrs["sn"] == ["Setda"]
+
+
+def test_states_and_reset_tickets_come_from_the_registry():
+    got = accounts()
+    assert got["supardi.wiryo@bekasikota.go.id"].state == DEACTIVATED
+    assert got["nur.aini.rahmawati@bekasikota.go.id"].state == DELETED
+    assert got["budi.santoso@bekasikota.go.id"].resets
