@@ -4,7 +4,7 @@ import dns.rdatatype
 import pytest
 import yaml
 
-from conftest import EXAMPLE
+from paths import EXAMPLE
 from mutate import Edit
 
 ZONE = "bekasikota.go.id."
@@ -215,7 +215,7 @@ def test_wrong_key_is_a_clear_error_and_nothing_changes(named, registry, apply_d
 
 
 def test_refused_update_names_server_and_reason(named, registry):
-    from conftest import run_module
+    from module_runner import run_module
     from named_server import READ_KEY
     result = run_module("dns_zone", dict(registry_dir=str(registry), server="127.0.0.1", port=named.port,
                                          key_name=READ_KEY, key_secret=named.read_secret))

@@ -15,7 +15,7 @@ from ansible.module_utils.registry import allocate as alloc
 from ansible.module_utils.registry.findings import ERROR, Finding
 from ansible.module_utils.registry.loader import load_file
 from ansible.module_utils.registry.validate import validate
-from conftest import ROOT, SCHEMAS
+from paths import ROOT, SCHEMAS
 from mutate import Edit
 
 COMMAND = os.path.join(ROOT, "bin", "dns-allocate")

@@ -12,7 +12,7 @@ import yaml
 
 from ansible.module_utils.registry.findings import BUILTIN_ARTICLES
 from ansible.module_utils.registry.validate import validate
-from conftest import EXAMPLE, SCHEMAS
+from paths import EXAMPLE, SCHEMAS
 from mutate import Edit, line_of
 
 CASE_KEYS = ("edits", "rule", "file", "needle", "nth")

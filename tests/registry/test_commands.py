@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import EXAMPLE, ROOT
+from paths import EXAMPLE, ROOT
 from mutate import Edit, line_of
 
 VENV_BIN = os.path.dirname(sys.executable)

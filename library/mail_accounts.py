@@ -1,0 +1,245 @@
+#!/usr/bin/python
+"""Ansible module: apply the mail accounts of the registry to the directory in one call."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: mail_accounts
+short_description: Apply the registry's mail accounts to OpenLDAP in bulk
+description:
+  - Reads every account under O(base) with one paged search, plans the operations and
+    applies them over one connection with a bounded number of requests in flight.
+  - "Lifecycle (docs/directory-design.md): C(active) accounts exist with the declared
+    attributes (changed attributes are replaced, the entry is never recreated);
+    C(deactivated) ones are locked by ppolicy (a bind fails, mail lookups with the
+    documented filter no longer find them) and nothing is deleted; C(deleted) ones are
+    exported to an LDIF archive with a SHA-256 checksum, verified, and only then removed;
+    reactivation removes the lock and restores the account as it was."
+  - New accounts and password resets (E5, once per ticket) get a random password meeting
+    E6; the server hashes it (argon2) and ppolicy makes the holder change it at first
+    login. Passwords are never printed or logged, they are written first into one
+    ansible-vault encrypted hand-over file per agency for its admin (E4).
+  - A safety threshold refuses to deactivate or delete more than O(max_change_ratio) of
+    the accounts in one run unless O(force) is set.
+  - Entries under O(base) that the registry does not list are left alone.
+version_added: "1.0.0"
+author:
+  - City infrastructure toolkit maintainers
+options:
+  registry_dir:
+    description: Directory of the registry (C(mail.yml), C(agencies.yml), C(people.yml), C(domain.yml)).
+    type: path
+    required: true
+  uri:
+    description: LDAP URI of the directory, e.g. C(ldap://127.0.0.1:13389).
+    type: str
+    required: true
+  bind_dn:
+    description: DN of the toolkit's service account.
+    type: str
+    required: true
+  bind_password:
+    description: Password of the toolkit's service account (from ansible-vault).
+    type: str
+    required: true
+  base:
+    description: Base of the accounts; default C(ou=accounts) under the suffix of the main domain.
+    type: str
+  start_tls:
+    description: Use StartTLS before binding.
+    type: bool
+    default: false
+  ca_file:
+    description: CA certificate to verify the server with (StartTLS).
+    type: path
+  handover_dir:
+    description: Where the encrypted hand-over files of new credentials are written, per agency.
+    type: path
+    required: true
+  handover_vault_password:
+    description: ansible-vault password the hand-over files are encrypted with.
+    type: str
+    required: true
+  archive_dir:
+    description: Where the LDIF archives of deleted accounts are written (E9).
+    type: path
+    required: true
+  window:
+    description: Largest number of requests in flight on the connection.
+    type: int
+    default: 64
+  max_change_ratio:
+    description: Largest share (0 to 1) of the accounts one run may deactivate or delete without
+      O(force); up to 5 are always allowed.
+    type: float
+    default: 0.1
+  force:
+    description: Apply even when the plan exceeds O(max_change_ratio).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for the server.
+    type: float
+    default: 30
+requirements:
+  - ldap3
+  - PyYAML
+  - ansible-core on the control node (the hand-over files are ansible-vault encrypted)
+notes:
+  - Supports check mode and diff mode; secrets are masked in both.
+  - Run the registry validation first (C(playbooks/validate.yml)); this module trusts it.
+"""
+
+EXAMPLES = r"""
+- name: Apply the mail accounts
+  mail_accounts:
+    registry_dir: "{{ project_root }}/inventory/registry"
+    uri: ldap://127.0.0.1:13389
+    bind_dn: cn=toolkit,ou=system,dc=bekasikota,dc=go,dc=id
+    bind_password: "{{ vault_ldap_toolkit_password }}"
+    start_tls: true
+    handover_dir: "{{ project_root }}/handover"
+    handover_vault_password: "{{ vault_handover_password }}"
+    archive_dir: "{{ project_root }}/archive/mail"
+"""
+
+RETURN = r"""
+plan:
+  description: Number of operations of each kind.
+  returned: always
+  type: dict
+  sample: {"create": 2, "modify": 1, "deactivate": 0, "reactivate": 0, "reset": 1, "delete": 0}
+operations:
+  description: Every planned operation, without secrets.
+  returned: always
+  type: list
+  elements: dict
+failures:
+  description: Operations the server refused, with the entry and the reason.
+  returned: when some failed
+  type: list
+  elements: dict
+handover_files:
+  description: The encrypted hand-over files written, one per agency with new credentials.
+  returned: always
+  type: list
+  elements: str
+archives:
+  description: The LDIF archives written before deletions (each with a .sha256 beside it).
+  returned: always
+  type: list
+  elements: str
+timing:
+  description: Seconds spent reading, planning and applying, measured inside the module.
+  returned: always
+  type: dict
+"""
+
+import datetime
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible.module_utils.registry.loader import load_file
+    from ansible.module_utils.registry.mail import handover
+    from ansible.module_utils.registry.mail.desired import desired_accounts, suffix_of
+    from ansible.module_utils.registry.mail.directory import Directory, DirectoryError, new_password
+    from ansible.module_utils.registry.mail.plan import (CREATE, DELETE, RESET, count, make_plan,
+                                                         refuse_reason)
+    IMPORT_ERROR = None
+except ImportError as exc:
+    IMPORT_ERROR = exc
+
+
+def _registry(path):
+    docs = {}
+    for name in ("mail", "agencies", "people", "domain"):
+        docs[name] = load_file(os.path.join(path, name + ".yml")).data
+    return docs
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            registry_dir=dict(type="path", required=True),
+            uri=dict(type="str", required=True),
+            bind_dn=dict(type="str", required=True),
+            bind_password=dict(type="str", required=True, no_log=True),
+            base=dict(type="str"),
+            start_tls=dict(type="bool", default=False),
+            ca_file=dict(type="path"),
+            handover_dir=dict(type="path", required=True),
+            handover_vault_password=dict(type="str", required=True, no_log=True),
+            archive_dir=dict(type="path", required=True),
+            window=dict(type="int", default=64),
+            max_change_ratio=dict(type="float", default=0.1),
+            force=dict(type="bool", default=False),
+            timeout=dict(type="float", default=30),
+        ),
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("ldap3 and PyYAML"), exception=str(IMPORT_ERROR))
+    p = module.params
+    try:
+        docs = _registry(p["registry_dir"])
+        domain = docs["domain"]["domain"]["name"]
+    except Exception as exc:  # the validation play reports registry problems in detail
+        module.fail_json(msg="cannot read the registry in %s: %s (run the validation first)"
+                         % (p["registry_dir"], exc))
+    base = p["base"] or "ou=accounts," + suffix_of(domain)
+    desired = desired_accounts(docs["mail"], docs["agencies"], docs["people"], domain, base)
+    result = dict(changed=False, plan={}, operations=[], handover_files=[], archives=[], timing={})
+    directory = Directory(p["uri"], p["bind_dn"], p["bind_password"], p["start_tls"], p["ca_file"],
+                          p["timeout"])
+    try:
+        started = time.perf_counter()
+        current = directory.read(base)
+        read_done = time.perf_counter()
+        ops = make_plan(desired, current)
+        planned = time.perf_counter()
+        result.update(plan=count(ops), operations=[op.as_dict() for op in ops], changed=bool(ops))
+        if module._diff and ops:
+            result["diff"] = {"before": "", "after": "\n".join(
+                "%s %s %s" % (op.action, op.account.address, ",".join(sorted(op.changes)) or "")
+                for op in ops) + "\n"}
+        managed = sum(1 for address in current if address in desired)
+        refusal = None if p["force"] else refuse_reason(ops, managed, p["max_change_ratio"])
+        if refusal:
+            module.fail_json(msg="nothing applied: " + refusal, **result)
+        if ops and not module.check_mode:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            passwords, credentials = {}, {}
+            for op in ops:
+                if op.action in (CREATE, RESET):
+                    passwords[id(op)] = new_password()
+                    credentials.setdefault(op.account.owner, []).append({
+                        "address": op.account.address, "password": passwords[id(op)],
+                        "reason": "new account" if op.action == CREATE else "reset",
+                        "ticket": op.ticket})
+            # Written before any password is set: a crash afterwards loses none.
+            result["handover_files"] = handover.write(p["handover_dir"], stamp, credentials,
+                                                      p["handover_vault_password"])
+            for op in ops:
+                if op.action == DELETE:
+                    result["archives"].append(directory.archive(op.dn, p["archive_dir"], stamp))
+            done, failures = directory.apply(ops, passwords, p["window"])
+            if failures:
+                result["failures"] = [{"address": op.account.address, "dn": op.dn,
+                                       "action": op.action, "reason": why} for op, why in failures]
+        result["timing"] = {"read": round(read_done - started, 4), "plan": round(planned - read_done, 4),
+                            "apply": round(time.perf_counter() - planned, 4)}
+    except DirectoryError as exc:
+        module.fail_json(msg=str(exc), **result)
+    if result.get("failures"):
+        module.fail_json(msg="%d of %d operations were refused (the others were applied): %s" % (
+            len(result["failures"]), len(result["operations"]), "; ".join(
+                "%s %s: %s" % (f["action"], f["address"], f["reason"]) for f in result["failures"][:10])),
+            **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Talk to the directory with ldap3: one paged read, pipelined writes, archives."""
+import collections
+import hashlib
+import os
+import secrets
+import string
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+from ldap3.utils.conv import escape_filter_chars  # noqa: F401  (kept for callers' filters)
+
+from ansible.module_utils.registry.mail.desired import LOCKED, MANAGED
+from ansible.module_utils.registry.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE,
+                                                     RESET, RESET_MARK)
+
+READ_ATTRIBUTES = list(MANAGED) + ["pwdAccountLockedTime", "description"]
+
+
+class DirectoryError(Exception):
+    """A failure talking to the directory, naming the server and the reason."""
+
+
+def new_password(length=16):
+    """A random password meeting E6: lower, upper and digits, at least 8 characters."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
+                and any(c.isdigit() for c in candidate)):
+            return candidate
+
+
+class Directory:
+    def __init__(self, uri, bind_dn, password, start_tls=False, ca_file=None, timeout=10):
+        self.uri = uri
+        tls = ldap3.Tls(ca_certs_file=ca_file, validate=2 if ca_file else 0) if (start_tls or ca_file) else None
+        # ldap3 packs receive_timeout into a socket option: whole seconds only.
+        timeout = max(1, int(round(timeout)))
+        self.server = ldap3.Server(uri, tls=tls, connect_timeout=timeout)
+        self.bind_dn, self.password, self.start_tls, self.timeout = bind_dn, password, start_tls, timeout
+
+    def _connect(self, strategy=ldap3.SYNC):
+        try:
+            conn = ldap3.Connection(self.server, self.bind_dn, self.password, client_strategy=strategy,
+                                    receive_timeout=self.timeout, raise_exceptions=False)
+            conn.open()
+            if self.start_tls and not conn.start_tls():
+                raise DirectoryError("StartTLS with %s failed: %s" % (self.uri, conn.result))
+            if not conn.bind():
+                raise DirectoryError("%s refused the bind of %s: %s" % (
+                    self.uri, self.bind_dn, (conn.result or {}).get("description", conn.result)))
+            return conn
+        except (ldap_errors.LDAPException, OSError) as exc:
+            raise DirectoryError("cannot reach %s: %s" % (self.uri, exc))
+
+    def read(self, base, page_size=1000):
+        """{address: entry} of every account under ``base``: one paged search."""
+        conn = self._connect()
+        out = {}
+        try:
+            for item in conn.extend.standard.paged_search(base, "(objectClass=inetOrgPerson)",
+                                                          ldap3.LEVEL, attributes=READ_ATTRIBUTES,
+                                                          paged_size=page_size, generator=True):
+                if item.get("type") != "searchResEntry":
+                    continue
+                attrs = dict(item["attributes"])
+                mail = attrs.get("mail") or []
+                address = str(mail[0] if isinstance(mail, list) and mail else mail or "").lower()
+                if address:
+                    attrs["dn"] = item["dn"]
+                    out[address] = attrs
+        except ldap_errors.LDAPException as exc:
+            raise DirectoryError("reading %s from %s failed: %s" % (base, self.uri, exc))
+        finally:
+            conn.unbind()
+        return out
+
+    def archive(self, dn, directory, stamp):
+        """Export ``dn`` with all its attributes to LDIF with a SHA-256; return the path."""
+        conn = self._connect()
+        try:
+            conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["*", "+"])
+            if not conn.entries:
+                raise DirectoryError("cannot archive %s: not found" % dn)
+            ldif = conn.entries[0].entry_to_ldif()
+        finally:
+            conn.unbind()
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        path = os.path.join(directory, "%s-%s.ldif" % (dn.split(",")[0].split("=", 1)[1], stamp))
+        data = ldif.encode("utf-8")
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        digest = hashlib.sha256(data).hexdigest()
+        with open(path + ".sha256", "w") as fh:
+            fh.write("%s  %s\n" % (digest, os.path.basename(path)))
+        with open(path, "rb") as fh:  # read back: never delete on an unverified archive
+            if hashlib.sha256(fh.read()).hexdigest() != digest:
+                raise DirectoryError("archive %s does not verify; %s not deleted" % (path, dn))
+        return path
+
+    def apply(self, ops, passwords, window=64):
+        """Send ``ops`` over one connection, at most ``window`` in flight.
+
+        Returns (done, failures): the operations acknowledged, and (operation, reason)
+        for those the server refused. ``passwords`` maps an operation to its password.
+        """
+        conn = self._connect(ldap3.ASYNC)
+        pending = collections.deque()
+        in_flight = collections.Counter()  # DN -> requests in flight
+        done, failures = [], []
+
+        def collect():
+            op, msgid = pending.popleft()
+            in_flight[op.dn.lower()] -= 1
+            try:
+                _, result = conn.get_response(msgid, timeout=self.timeout)
+            except ldap_errors.LDAPException as exc:
+                raise DirectoryError("%s stopped answering: %s" % (self.uri, exc))
+            if result and result.get("result") == 0:
+                done.append(op)
+            else:
+                failures.append((op, "%s: %s" % ((result or {}).get("description"),
+                                                 (result or {}).get("message"))))
+
+        try:
+            for op in ops:
+                # slapd may run the requests of one connection in parallel: two on the
+                # same entry are never in flight together, so they apply in order.
+                while in_flight[op.dn.lower()]:
+                    collect()
+                msgid = self._send(conn, op, passwords.get(id(op)))
+                pending.append((op, msgid))
+                in_flight[op.dn.lower()] += 1
+                if len(pending) >= window:
+                    collect()
+            while pending:
+                collect()
+        except (ldap_errors.LDAPException, OSError) as exc:
+            raise DirectoryError("%s failed during the apply: %s" % (self.uri, exc))
+        finally:
+            try:
+                conn.unbind()
+            except ldap_errors.LDAPException:
+                pass
+        return done, failures
+
+    @staticmethod
+    def _send(conn, op, password):
+        if op.action == CREATE:
+            attrs = {k: v for k, v in op.changes.items() if v and k != "objectClass"}
+            attrs["userPassword"] = password
+            attrs["pwdReset"] = "TRUE"  # ppolicy: change it at first login (E6)
+            return conn.add(op.dn, op.changes["objectClass"], attrs)
+        if op.action == MODIFY:
+            return conn.modify(op.dn, {k: [(ldap3.MODIFY_REPLACE, v)] for k, v in op.changes.items()})
+        if op.action == DEACTIVATE:
+            return conn.modify(op.dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [LOCKED])]})
+        if op.action == REACTIVATE:
+            return conn.modify(op.dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_DELETE, [])]})
+        if op.action == RESET:
+            return conn.modify(op.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+                                       "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"])],
+                                       "description": [(ldap3.MODIFY_ADD, [RESET_MARK + op.ticket])]})
+        if op.action == DELETE:
+            return conn.delete(op.dn)
+        raise ValueError("unknown operation %s" % op.action)

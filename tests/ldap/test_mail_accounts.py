@@ -1,0 +1,138 @@
+"""mail_accounts against a real slapd: outcomes checked by real binds and searches."""
+import hashlib
+import os
+
+import ldap3
+import yaml
+
+from ansible.module_utils.registry.mail import handover
+HANDOVER_PASSWORD = "test-handover-vault-password"
+
+MAIL_FILTER = "(&(objectClass=inetOrgPerson)(mail=%s)(!(pwdAccountLockedTime=000001010000Z)))"
+
+
+def handed_over(result):
+    creds = {}
+    for path in result["handover_files"]:
+        for item in handover.read(path, HANDOVER_PASSWORD)["credentials"]:
+            creds[item["address"]] = item["password"]
+    return creds
+
+
+def accounts(registry):
+    with open(registry / "mail.yml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)["accounts"]
+
+
+def dn_of(slapd, address):
+    return "uid=%s,%s" % (address.split("@")[0], slapd.base)
+
+
+def test_apply_example_registry_then_no_change(slapd, registry, apply_mail):
+    first = apply_mail(registry)
+    assert not first.get("failed"), first.get("msg")
+    creds = handed_over(first)
+    for acc in accounts(registry):
+        dn = dn_of(slapd, acc["address"])
+        if acc["status"] == "active":
+            assert slapd.whoami(dn, creds[acc["address"]]) == 0, acc["address"]
+        elif acc["status"] == "deactivated":
+            assert slapd.whoami(dn, creds[acc["address"]]) != 0, acc["address"]
+        else:
+            assert acc["address"] not in creds
+    import json
+    printed = json.dumps(first)
+    assert not [pw for pw in creds.values() if pw in printed], "no new password in the result"
+    toolkit = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
+                               auto_bind=True)
+    toolkit.search(dn_of(slapd, "setda@bekasikota.go.id"), "(objectClass=*)", ldap3.BASE,
+                   attributes=["pwdReset"])
+    assert toolkit.entries[0].pwdReset.value in (True, "TRUE", b"TRUE"), "change at first login"
+    second = apply_mail(registry)
+    assert not second["changed"] and set(second["plan"].values()) == {0}
+
+
+def test_deactivate_delete_archive_reactivate_reset(slapd, registry, apply_mail):
+    creds = handed_over(apply_mail(registry))
+    address = "budi.santoso@bekasikota.go.id"
+    dn = dn_of(slapd, address)
+    text = (registry / "mail.yml").read_text()
+    block_start = text.index("  - address: " + address)
+    block_end = text.index("  - address:", block_start + 5)
+    block = text[block_start:block_end]
+    deactivated = block.replace("    status: active\n", "    status: deactivated\n    deactivation:\n"
+                                "      reason: moved\n      request: Surat 1\n"
+                                "      validated_by: \"198212122008101001\"\n"
+                                "      validation_ref: Surat BKPSDM 1\n      date: 2026-11-01\n")
+    (registry / "mail.yml").write_text(text.replace(block, deactivated))
+    result = apply_mail(registry)
+    assert result["plan"]["deactivate"] == 1, result.get("msg")
+    assert slapd.whoami(dn, creds[address]) != 0
+    mailserver = ldap3.Connection(ldap3.Server(slapd.uri), slapd.mailserver_dn,
+                                  slapd.passwords[slapd.mailserver_dn], auto_bind=True)
+    assert not mailserver.search(slapd.base, MAIL_FILTER % address)
+    # reactivation (E11): the same password works again, nothing was lost
+    reactivated = deactivated.replace("      date: 2026-11-01\n", "      date: 2026-11-01\n    reactivation:\n"
+                                      "      request: Surat 2\n      minutes: Berita Acara 2\n"
+                                      "      statement: Surat Pernyataan 2\n      approved_by: \"196803091998031004\"\n"
+                                      "      date: 2026-11-10\n").replace("status: deactivated", "status: active")
+    (registry / "mail.yml").write_text(text.replace(block, reactivated))
+    assert apply_mail(registry)["plan"]["reactivate"] == 1
+    assert slapd.whoami(dn, creds[address]) == 0
+    # deletion (E9): archived with a checksum, then gone
+    deleted = deactivated.replace("status: deactivated", "status: deleted")
+    (registry / "mail.yml").write_text(text.replace(block, deleted))
+    result = apply_mail(registry)
+    assert result["plan"]["delete"] == 1 and len(result["archives"]) == 1
+    path = result["archives"][0]
+    data = open(path, "rb").read()
+    assert b"mail: " + address.encode() in data
+    assert open(path + ".sha256").read().split()[0] == hashlib.sha256(data).hexdigest()
+    assert slapd.whoami(dn, creds[address]) != 0
+    assert not mailserver.search(slapd.base, "(mail=%s)" % address)
+    assert not apply_mail(registry)["changed"]
+
+
+def test_password_reset_once_per_ticket(slapd, registry, apply_mail):
+    creds = handed_over(apply_mail(registry))
+    address = "setda@bekasikota.go.id"
+    text = (registry / "mail.yml").read_text()
+    text = text.replace("    display_name: Sekretariat Daerah Kota Bekasi\n    status: active\n",
+                        "    display_name: Sekretariat Daerah Kota Bekasi\n    status: active\n"
+                        "    password_resets:\n      - {ticket: TIK-2026-0999, date: 2026-11-20, reason: head-changed}\n", 1)
+    (registry / "mail.yml").write_text(text)
+    result = apply_mail(registry)
+    assert result["plan"]["reset"] == 1
+    new = handed_over(result)[address]
+    dn = dn_of(slapd, address)
+    assert slapd.whoami(dn, creds[address]) != 0 and slapd.whoami(dn, new) == 0
+    assert apply_mail(registry)["plan"]["reset"] == 0, "a ticket is used once"
+
+
+def test_check_mode_changes_nothing_and_masks_secrets(slapd, registry, apply_mail):
+    result = apply_mail(registry, check=True, diff=True)
+    assert result["changed"] and result["handover_files"] == []
+    assert slapd.whoami(dn_of(slapd, "setda@bekasikota.go.id"), "x") != 0
+    conn = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
+                            auto_bind=True)
+    assert not conn.search(slapd.base, "(objectClass=inetOrgPerson)")
+
+
+def test_wrong_credentials_and_unreachable_server(slapd, registry, apply_mail):
+    result = apply_mail(registry, bind_password="wrong")
+    assert result["failed"] and "refused the bind" in result["msg"] and slapd.uri in result["msg"]
+    from named_server import free_port
+    result = apply_mail(registry, uri="ldap://127.0.0.1:%d" % free_port(), timeout=2)
+    assert result["failed"] and "127.0.0.1" in result["msg"]
+
+
+def test_threshold_refuses_mass_deactivation(slapd, registry, apply_mail):
+    apply_mail(registry)
+    text = (registry / "mail.yml").read_text()
+    mass = text.replace("    status: active\n", "    status: deactivated\n    deactivation:\n"
+                        "      reason: request\n      request: x\n      validated_by: \"198212122008101001\"\n"
+                        "      validation_ref: y\n      date: 2026-11-01\n")
+    (registry / "mail.yml").write_text(mass)
+    result = apply_mail(registry)
+    assert result["failed"] and "nothing applied" in result["msg"]
+    assert os.path.exists(registry)
