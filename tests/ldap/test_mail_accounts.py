@@ -136,3 +136,45 @@ def test_threshold_refuses_mass_deactivation(slapd, registry, apply_mail):
     result = apply_mail(registry)
     assert result["failed"] and "nothing applied" in result["msg"]
     assert os.path.exists(registry)
+
+
+def test_slapd_killed_mid_apply_then_rerun_converges(slapd, registry, apply_mail, tmp_path):
+    """slapd dies after 40 acknowledged operations; restart, re-run: nothing lost or doubled."""
+    import threading
+    import time
+    log = os.path.join(slapd.dir, "slapd.log")
+    # Kill as soon as the directory holds 40 accounts: bounded polling, stops by itself.
+    conn = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
+                            auto_bind=True)
+
+    def kill_after_40():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            conn.search(slapd.base, "(objectClass=inetOrgPerson)", attributes=["uid"])
+            if len(conn.entries) >= 40:
+                slapd.kill()
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_after_40)
+    killer.start()
+    first = apply_mail(registry, window=4)
+    killer.join()
+    assert first.get("failed"), "the kill must interrupt the apply"
+    assert os.path.exists(log)
+    slapd.start()
+    second = apply_mail(registry)
+    assert not second.get("failed"), second.get("msg")
+    creds = {}
+    for result in (first, second):  # the latest hand-over of each account wins
+        creds.update(handed_over(result))
+    conn = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
+                            auto_bind=True)
+    conn.search(slapd.base, "(objectClass=inetOrgPerson)", attributes=["mail"])
+    mails = [str(e.mail.value) for e in conn.entries]
+    live = [a for a in accounts(registry) if a["status"] != "deleted"]
+    assert sorted(mails) == sorted(a["address"] for a in live), "each account exactly once"
+    for acc in live:
+        expect = 0 if acc["status"] == "active" else 49
+        assert slapd.whoami(dn_of(slapd, acc["address"]), creds[acc["address"]]) == expect, acc["address"]
+    assert not apply_mail(registry)["changed"]
