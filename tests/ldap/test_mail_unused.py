@@ -1,0 +1,31 @@
+"""E10 on a real slapd: unused accounts from lastbind, warnings queued once per period."""
+import datetime
+import email
+
+from module_runner import run_module
+
+
+def run(slapd, registry, spool, today, check=False):
+    return run_module("mail_unused", dict(registry_dir=str(registry), uri=slapd.uri, bind_dn=slapd.toolkit_dn,
+                                          bind_password=slapd.passwords[slapd.toolkit_dn],
+                                          spool_dir=str(spool), today=today), check=check)
+
+
+def test_unused_accounts_are_reported_and_warned_once(slapd, registry, apply_mail, tmp_path):
+    created = apply_mail(registry)
+    assert not created.get("failed"), created.get("msg")
+    spool = tmp_path / "spool"
+    soon = (datetime.date.today() + datetime.timedelta(days=10)).isoformat()
+    later = (datetime.date.today() + datetime.timedelta(days=40)).isoformat()
+    assert run(slapd, registry, spool, soon)["unused"] == []
+    preview = run(slapd, registry, spool, later, check=True)
+    assert preview["unused"] and preview["queued"] == []
+    assert not spool.exists() or not list(spool.iterdir()), "check mode queues nothing"
+    result = run(slapd, registry, spool, later)
+    addresses = {r["address"] for r in result["unused"]}
+    assert "setda@bekasikota.go.id" in addresses and "supardi.wiryo@bekasikota.go.id" not in addresses
+    assert len(result["queued"]) == len(result["unused"]) and result["changed"]
+    warning = email.message_from_bytes(open([q for q in result["queued"] if "-setda.eml" in q][0], "rb").read())
+    assert warning["To"] == "setda@bekasikota.go.id" and warning["Cc"], "copied to the agency's admin"
+    again = run(slapd, registry, spool, later)
+    assert again["queued"] == [] and not again["changed"], "queued once per period"
