@@ -49,14 +49,17 @@ class Plan:
 def make_plan(want, have):
     """Changes that turn ``have`` (owned RRsets of the zone) into ``want``."""
     changes = []
-    for key in sorted(set(want) | set(have), key=lambda k: (k[0].to_text(), k[1])):
-        new, old = want.get(key), have.get(key)
+    for key, new in want.items():
+        old = have.get(key)
         if old is None:
             changes.append(Change(ADD, key[0], key[1], None, new))
-        elif new is None:
-            changes.append(Change(DELETE, key[0], key[1], old, None))
         elif new != old:
             changes.append(Change(CHANGE, key[0], key[1], old, new))
+    for key, old in have.items():
+        if key not in want:
+            changes.append(Change(DELETE, key[0], key[1], old, None))
+    # Only the changes are sorted (for a readable plan): a no-op costs one comparison each.
+    changes.sort(key=lambda c: (c.name.to_text(), c.rdtype))
     return Plan(changes, len(have))
 
 
