@@ -3,9 +3,6 @@ import base64
 import os
 import secrets
 import shutil
-import socket
-import subprocess
-import time
 
 import dns.message
 import dns.query
@@ -14,24 +11,21 @@ import dns.rdatatype
 import dns.tsigkeyring
 import dns.update
 
+from server_process import ServerProcess, free_port  # noqa: F401 (free_port: for tests)
+
 UPDATE_KEY = "toolkit-update"
 READ_KEY = "transfer-only"
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class NamedServer(ServerProcess):
+    name = "named"
 
-
-class NamedServer:
     def __init__(self, workdir, zone):
         self.dir = str(workdir)
         self.zone = zone.rstrip(".") + "."
         self.port = free_port()
         self.secret = base64.b64encode(secrets.token_bytes(32)).decode()
         self.read_secret = base64.b64encode(secrets.token_bytes(32)).decode()
-        self.proc = None
         os.makedirs(self.dir, exist_ok=True)
         self._write_config()
 
@@ -70,38 +64,11 @@ ns1 IN A 192.0.2.53
 ns2 IN A 192.0.2.54
 """ % {"z": self.zone})
 
-    def start(self, timeout=20):
-        log = open(os.path.join(self.dir, "named.log"), "ab")
-        self.proc = subprocess.Popen([self.named, "-g", "-c", os.path.join(self.dir, "named.conf"),
-                                      "-u", "root"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("named exited: " + self.log())
-            try:
-                if self.query(self.zone, "SOA"):
-                    return self
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError("named did not answer within %ds: %s" % (timeout, self.log()))
+    def command(self):
+        return [self.named, "-g", "-c", os.path.join(self.dir, "named.conf"), "-u", "root"]
 
-    def log(self):
-        with open(os.path.join(self.dir, "named.log"), errors="replace") as fh:
-            return fh.read()[-3000:]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+    def ready(self):
+        return bool(self.query(self.zone, "SOA"))
 
     def query(self, name, rdtype):
         """Sorted rdata texts of (name, type) as the server answers them; [] for none."""

@@ -1,19 +1,13 @@
 """A real slapd on 127.0.0.1 for the tests, configured as docs/directory-design.md says."""
 import os
 import shutil
-import socket
 import subprocess
-import time
 import urllib.parse
+
+from server_process import ServerProcess, free_port
 
 SCHEMA_DIR = "/etc/ldap/schema"
 MODULE_DIR = "/usr/lib/ldap"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hash_password(password):
@@ -23,7 +17,9 @@ def hash_password(password):
     return out.stdout.strip()
 
 
-class SlapdServer:
+class SlapdServer(ServerProcess):
+    name = "slapd"
+
     def __init__(self, workdir, suffix="dc=bekasikota,dc=go,dc=id", admin_password="admin-Secret-1",
                  toolkit_password="toolkit-Secret-1", mailserver_password="mailserver-Secret-1"):
         self.dir = str(workdir)
@@ -38,7 +34,6 @@ class SlapdServer:
         self.base = "ou=accounts," + suffix
         self.passwords = {self.admin_dn: admin_password, self.toolkit_dn: toolkit_password,
                           self.mailserver_dn: mailserver_password}
-        self.proc = None
         os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
         self._configure()
 
@@ -169,40 +164,14 @@ userPassword: {mailserver_hash}
         subprocess.run(["slapadd", "-n", "1", "-F", os.path.join(self.dir, "slapd.d"), "-l", path],
                        check=True, capture_output=True, timeout=60)
 
-    def start(self, timeout=20):
-        log = open(os.path.join(self.dir, "slapd.log"), "ab")
-        self.proc = subprocess.Popen([shutil.which("slapd") or "/usr/sbin/slapd", "-d", "0", "-F",
-                                      os.path.join(self.dir, "slapd.d"), "-h",
-                                      "%s/ %s" % (self.uri, self.ldapi), "-u", "root"],
-                                     stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("slapd exited: " + self.log())
-            if self.whoami(self.toolkit_dn, self.passwords[self.toolkit_dn]) == 0:
-                return self
-            time.sleep(0.1)
-        raise RuntimeError("slapd did not answer within %ds: %s" % (timeout, self.log()))
+    def command(self):
+        return [shutil.which("slapd") or "/usr/sbin/slapd", "-d", "0", "-F", os.path.join(self.dir, "slapd.d"),
+                "-h", "%s/ %s" % (self.uri, self.ldapi), "-u", "root"]
+
+    def ready(self):
+        return self.whoami(self.toolkit_dn, self.passwords[self.toolkit_dn]) == 0
 
     def whoami(self, dn, password):
         """Exit status of a real simple bind (ldapwhoami): 0 bound, 49 invalid credentials."""
         return subprocess.run(["ldapwhoami", "-x", "-H", self.uri, "-D", dn, "-w", password],
                               capture_output=True, timeout=10, check=False).returncode
-
-    def log(self):
-        with open(os.path.join(self.dir, "slapd.log"), errors="replace") as fh:
-            return fh.read()[-3000:]
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
