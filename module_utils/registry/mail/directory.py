@@ -7,7 +7,6 @@ import string
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
-from ldap3.utils.conv import escape_filter_chars  # noqa: F401  (kept for callers' filters)
 
 from ansible.module_utils.registry.mail.desired import LOCKED, MANAGED
 from ansible.module_utils.registry.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE,
