@@ -55,3 +55,4 @@ lab-image: install
 # Molecule scenarios of the roles, on the lab's base image (podman, runc).
 molecule: install lab-image
 	cd roles/dns_server && molecule test
+	cd roles/ldap_directory && molecule test
