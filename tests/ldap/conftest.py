@@ -1,5 +1,10 @@
+import os
+import shutil
+
 import pytest
 
+from handover_files import HANDOVER_PASSWORD
+from paths import ROOT
 from slapd_server import SlapdServer
 
 
@@ -8,16 +13,6 @@ def slapd(tmp_path):
     server = SlapdServer(tmp_path / "slapd").start()
     yield server
     server.stop()
-
-
-import os
-import shutil
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "registry"))
-HANDOVER_PASSWORD = "test-handover-vault-password"
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """mail_accounts against a real slapd: outcomes checked by real binds and searches."""
 import hashlib
+import json
 import os
 
 import ldap3
 import yaml
 
-from ansible.module_utils.registry.mail import handover
-HANDOVER_PASSWORD = "test-handover-vault-password"
+import handover_files
+from handover_files import HANDOVER_PASSWORD
 
 MAIL_FILTER = "(&(objectClass=inetOrgPerson)(mail=%s)(!(pwdAccountLockedTime=000001010000Z)))"
 
@@ -14,7 +15,7 @@ MAIL_FILTER = "(&(objectClass=inetOrgPerson)(mail=%s)(!(pwdAccountLockedTime=000
 def handed_over(result):
     creds = {}
     for path in result["handover_files"]:
-        for item in handover.read(path, HANDOVER_PASSWORD)["credentials"]:
+        for item in handover_files.read(path, HANDOVER_PASSWORD)["credentials"]:
             creds[item["address"]] = item["password"]
     return creds
 
@@ -40,7 +41,6 @@ def test_apply_example_registry_then_no_change(slapd, registry, apply_mail):
             assert slapd.whoami(dn, creds[acc["address"]]) != 0, acc["address"]
         else:
             assert acc["address"] not in creds
-    import json
     printed = json.dumps(first)
     assert not [pw for pw in creds.values() if pw in printed], "no new password in the result"
     toolkit = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
@@ -48,6 +48,14 @@ def test_apply_example_registry_then_no_change(slapd, registry, apply_mail):
     toolkit.search(dn_of(slapd, "setda@bekasikota.go.id"), "(objectClass=*)", ldap3.BASE,
                    attributes=["pwdReset"])
     assert toolkit.entries[0].pwdReset.value in (True, "TRUE", b"TRUE"), "change at first login"
+    # ppolicy stored the clear text the module sent as an argon2 hash, never as sent.
+    admin = ldap3.Connection(ldap3.Server(slapd.uri), slapd.admin_dn, slapd.passwords[slapd.admin_dn],
+                             auto_bind=True)
+    admin.search(dn_of(slapd, "setda@bekasikota.go.id"), "(objectClass=*)", ldap3.BASE,
+                 attributes=["userPassword"])
+    stored = admin.entries[0].userPassword.value
+    stored = stored.decode() if isinstance(stored, bytes) else stored
+    assert stored.startswith("{ARGON2}$argon2"), stored[:12]
     second = apply_mail(registry)
     assert not second["changed"] and set(second["plan"].values()) == {0}
 
@@ -121,7 +129,7 @@ def test_check_mode_changes_nothing_and_masks_secrets(slapd, registry, apply_mai
 def test_wrong_credentials_and_unreachable_server(slapd, registry, apply_mail):
     result = apply_mail(registry, bind_password="wrong")
     assert result["failed"] and "refused the bind" in result["msg"] and slapd.uri in result["msg"]
-    from named_server import free_port
+    from server_process import free_port
     result = apply_mail(registry, uri="ldap://127.0.0.1:%d" % free_port(), timeout=2)
     assert result["failed"] and "127.0.0.1" in result["msg"]
 

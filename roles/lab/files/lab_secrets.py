@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Print fresh random secrets for the lab as JSON on stdout.
 
-Run by the lab role (tasks/secrets.yml) when the lab's vault file does not
-exist yet. Only the standard library is used.
+Run by the lab role (tasks/secrets.yml) on every run; the role writes only
+the keys its vault file does not have yet, so an existing secret never
+changes. Only the standard library is used.
 """
 
 import base64
@@ -40,6 +41,7 @@ def main():
                 "vault_ldap_admin_password": password(),
                 "vault_ldap_toolkit_password": password(),
                 "vault_ldap_mailserver_password": password(),
+                "vault_mail_handover_password": password(),
                 "vault_sms_sim_pins": {"modem1": sim_pin(), "modem2": sim_pin()},
             }
         )
