@@ -186,3 +186,28 @@ def test_slapd_killed_mid_apply_then_rerun_converges(slapd, registry, apply_mail
         expect = 0 if acc["status"] == "active" else 49
         assert slapd.whoami(dn_of(slapd, acc["address"]), creds[acc["address"]]) == expect, acc["address"]
     assert not apply_mail(registry)["changed"]
+
+
+def test_entry_the_server_refuses_is_named_and_the_others_converge(slapd, registry, apply_mail):
+    """One entry violates the server's schema; every other one is applied, that one is named.
+
+    The registry validation would refuse a non-ASCII address; the module trusts it, so
+    the server's own check is what stops this entry (mail is IA5String: invalid syntax).
+    """
+    text = (registry / "mail.yml").read_text()
+    bad = "andré.gunawan@bekasikota.go.id"
+    assert "  - address: andre.gunawan@" not in text
+    first_active = text.index("    status: active\n")
+    start = text.rindex("  - address: ", 0, first_active)
+    original = text[start:text.index("\n", start)]
+    (registry / "mail.yml").write_text(text.replace(original, "  - address: " + bad, 1))
+    result = apply_mail(registry)
+    assert result["failed"]
+    assert [f["address"] for f in result["failures"]] == [bad]
+    assert bad in result["msg"] and "invalidAttributeSyntax" in result["msg"]
+    creds = handed_over(result)
+    good = [a for a in accounts(registry) if a["status"] == "active" and a["address"] != bad]
+    for acc in good:
+        assert slapd.whoami(dn_of(slapd, acc["address"]), creds[acc["address"]]) == 0, acc["address"]
+    again = apply_mail(registry)  # only the refused entry is tried again
+    assert [op["address"] for op in again["operations"]] == [bad] and again["failed"]
