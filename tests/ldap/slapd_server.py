@@ -28,8 +28,12 @@ class SlapdServer(ServerProcess):
 
     def __init__(self, workdir, suffix="dc=bekasikota,dc=go,dc=id", admin_password="admin-Secret-1",
                  toolkit_password="toolkit-Secret-1", mailserver_password="mailserver-Secret-1",
-                 argon2_parameters=TEST_ARGON2):
+                 argon2_parameters=TEST_ARGON2, toolkit_limits=True, size_limit=500):
         self.dir = str(workdir)
+        # As the role: the toolkit reads every account (no size limit); others keep slapd's 500.
+        self.limits = 'olcLimits: dn.exact="%s" time=unlimited size=unlimited\n' % (
+            "cn=toolkit,ou=system," + suffix) if toolkit_limits else ""
+        self.size_limit = size_limit
         self.argon2_parameters = argon2_parameters
         self.suffix = suffix
         self.port = free_port()
@@ -88,7 +92,8 @@ olcRootPW: {admin_hash}
 olcDbDirectory: {dir}/db
 olcDbMaxSize: 1073741824
 olcLastBind: TRUE
-olcDbIndex: objectClass eq
+olcSizeLimit: {size_limit}
+{limits}olcDbIndex: objectClass eq
 olcDbIndex: uid eq
 olcDbIndex: mail eq
 olcDbIndex: ou eq
@@ -108,7 +113,7 @@ olcOverlay: {{0}}ppolicy
 olcPPolicyDefault: cn=default,ou=policies,{suffix}
 olcPPolicyHashCleartext: TRUE
 """.format(dir=self.dir, modules=MODULE_DIR, schemas=schemas, suffix=self.suffix, admin=self.admin_dn,
-           argon2=self.argon2_parameters,
+           argon2=self.argon2_parameters, limits=self.limits, size_limit=self.size_limit,
            admin_hash=hash_password(self.passwords[self.admin_dn], self.argon2_parameters), toolkit=self.toolkit_dn,
            mailserver=self.mailserver_dn, base=self.base)
         os.makedirs(os.path.join(self.dir, "slapd.d"), exist_ok=True)

@@ -211,3 +211,24 @@ def test_entry_the_server_refuses_is_named_and_the_others_converge(slapd, regist
         assert slapd.whoami(dn_of(slapd, acc["address"]), creds[acc["address"]]) == 0, acc["address"]
     again = apply_mail(registry)  # only the refused entry is tried again
     assert [op["address"] for op in again["operations"]] == [bad] and again["failed"]
+
+
+def test_a_truncated_read_stops_the_run(tmp_path, registry):
+    """A server size limit under the number of accounts: the run stops, naming the cause.
+
+    Read as complete, the truncated list would make the plan create existing accounts again.
+    """
+    from module_runner import run_module
+    from slapd_server import SlapdServer
+    server = SlapdServer(tmp_path / "limited", toolkit_limits=False, size_limit=50).start()
+    try:
+        args = dict(registry_dir=str(registry), uri=server.uri, bind_dn=server.toolkit_dn,
+                    bind_password=server.passwords[server.toolkit_dn], handover_dir=str(tmp_path / "h"),
+                    handover_vault_password=HANDOVER_PASSWORD, archive_dir=str(tmp_path / "a"))
+        first = run_module("mail_accounts", args)  # an empty directory reads whole
+        assert not first.get("failed"), first.get("msg")
+        second = run_module("mail_accounts", args)
+        assert second["failed"] and "stopped early" in second["msg"] and "olcLimits" in second["msg"]
+        assert second["operations"] == [] and second["handover_files"] == []
+    finally:
+        server.stop()

@@ -52,26 +52,40 @@ class Directory:
         except (ldap_errors.LDAPException, OSError) as exc:
             raise DirectoryError("cannot reach %s: %s" % (self.uri, exc))
 
-    def read(self, base, page_size=1000):
-        """{address: entry} of every account under ``base``: one paged search."""
+    def entries(self, base, attributes, page_size=1000):
+        """Every account entry under ``base`` (one paged search): yields (dn, attributes).
+
+        Raises DirectoryError unless the server says the search is complete: a size
+        or time limit would otherwise pass for accounts that do not exist, and the
+        plan would try to create them again.
+        """
         conn = self._connect()
-        out = {}
         try:
-            for item in conn.extend.standard.paged_search(base, "(objectClass=inetOrgPerson)",
-                                                          ldap3.LEVEL, attributes=READ_ATTRIBUTES,
-                                                          paged_size=page_size, generator=True):
-                if item.get("type") != "searchResEntry":
-                    continue
-                attrs = dict(item["attributes"])
-                mail = attrs.get("mail") or []
-                address = str(mail[0] if isinstance(mail, list) and mail else mail or "").lower()
-                if address:
-                    attrs["dn"] = item["dn"]
-                    out[address] = attrs
+            for item in conn.extend.standard.paged_search(base, "(objectClass=inetOrgPerson)", ldap3.LEVEL,
+                                                          attributes=attributes, paged_size=page_size,
+                                                          generator=True):
+                if item.get("type") == "searchResEntry":
+                    yield item["dn"], dict(item["attributes"])
+            result = conn.result or {}
+            if result.get("result", 0) != 0:
+                raise DirectoryError("reading %s from %s stopped early: %s (%s); nothing planned. Give %s "
+                                     "unlimited size and time limits (olcLimits)" % (
+                                         base, self.uri, result.get("description"), result.get("message"),
+                                         self.bind_dn))
         except ldap_errors.LDAPException as exc:
             raise DirectoryError("reading %s from %s failed: %s" % (base, self.uri, exc))
         finally:
             conn.unbind()
+
+    def read(self, base, page_size=1000):
+        """{address: entry} of every account under ``base``."""
+        out = {}
+        for dn, attrs in self.entries(base, READ_ATTRIBUTES, page_size):
+            mail = attrs.get("mail") or []
+            address = str(mail[0] if isinstance(mail, list) and mail else mail or "").lower()
+            if address:
+                attrs["dn"] = dn
+                out[address] = attrs
         return out
 
     def archive(self, dn, directory, stamp):

@@ -11,7 +11,6 @@ import email.message
 import email.utils
 import os
 
-import ldap3
 
 GENERALIZED = "%Y%m%d%H%M%SZ"
 
@@ -31,24 +30,18 @@ def parse_time(value):
 
 
 def read_usage(directory, base):
-    """[{address, uid, ou, last_used, locked}] of every account, from one search."""
-    conn = directory._connect()
-    try:
-        out = []
-        for item in conn.extend.standard.paged_search(
-                base, "(objectClass=inetOrgPerson)", ldap3.LEVEL, paged_size=1000, generator=True,
-                attributes=["mail", "uid", "ou", "pwdLastSuccess", "createTimestamp", "pwdAccountLockedTime"]):
-            if item.get("type") != "searchResEntry":
-                continue
-            a = item["attributes"]
-            last = parse_time(a.get("pwdLastSuccess")) or parse_time(a.get("createTimestamp"))
-            first = lambda v: (v[0] if isinstance(v, list) and v else v) or ""  # noqa: E731
-            out.append({"address": str(first(a.get("mail"))).lower(), "uid": str(first(a.get("uid"))),
-                        "ou": str(first(a.get("ou"))), "last_used": last,
-                        "locked": bool(a.get("pwdAccountLockedTime"))})
-        return out
-    finally:
-        conn.unbind()
+    """[{address, uid, ou, last_used, locked}] of every account, from one paged search."""
+    def first(value):
+        return (value[0] if isinstance(value, list) and value else value) or ""
+
+    out = []
+    for _dn, a in directory.entries(base, ["mail", "uid", "ou", "pwdLastSuccess", "createTimestamp",
+                                           "pwdAccountLockedTime"]):
+        last = parse_time(a.get("pwdLastSuccess")) or parse_time(a.get("createTimestamp"))
+        out.append({"address": str(first(a.get("mail"))).lower(), "uid": str(first(a.get("uid"))),
+                    "ou": str(first(a.get("ou"))), "last_used": last,
+                    "locked": bool(a.get("pwdAccountLockedTime"))})
+    return out
 
 
 def unused(usage, now, days):
