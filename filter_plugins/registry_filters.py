@@ -11,6 +11,8 @@ Filters (each raises AnsibleFilterError with the reason on bad input):
 - ``mail_number(seq, month, year)``: ``14 | mail_number(2, 2021)`` -> "014/II/2021" (E8)
 - ``to_roman(n)``: 2 -> "II"
 - ``in_pool(address, networks)``: whether address lies in one of the CIDRs (D8)
+- ``sms_phonebook(sms, sms_users, people, city)``: ``registry_sms | sms_phonebook(registry_sms_users,
+  registry_people, registry_city)`` -> the gateway's phonebook.json (S1, S5; docs/sms-design.md)
 """
 import functools
 import os
@@ -30,6 +32,7 @@ from ansible.module_utils.registry.ipam import address_in_pool  # noqa: E402
 from ansible.module_utils.registry.names import name_to_localpart, strip_titles  # noqa: E402
 from ansible.module_utils.registry.numbering import mail_number, to_roman  # noqa: E402
 from ansible.module_utils.registry.phone import to_e164  # noqa: E402
+from ansible.module_utils.registry.sms.phonebook import build as sms_phonebook  # noqa: E402
 
 
 def _filter(name, function):
@@ -54,6 +57,7 @@ _FILTERS = {
     "mail_number": mail_number,
     "to_roman": to_roman,
     "in_pool": address_in_pool,
+    "sms_phonebook": sms_phonebook,
 }
 
 

@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PLUGIN = os.path.join(ROOT, "filter_plugins", "registry_filters.py")
 
 NAMES = {"e164", "mail_localpart", "strip_titles", "sms_encoding", "sms_segments",
-         "sms_info", "mail_number", "to_roman", "in_pool"}
+         "sms_info", "mail_number", "to_roman", "in_pool", "sms_phonebook"}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,180 @@
+"""The blast ledger on the gateway: which (blast, recipient) pairs are planned and enqueued.
+
+SQLite in WAL mode with ``synchronous=FULL`` (docs/sms-design.md). Every write is
+one transaction over all the pairs of a blast, never one per recipient. A run
+holds an exclusive lock (``<ledger>.lock``, flock) from reading the ledger to
+marking the pairs, so two runs never write the same file twice.
+"""
+import errno
+import fcntl
+import os
+import sqlite3
+import time
+from urllib.parse import quote
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blasts (
+    blast_id TEXT PRIMARY KEY,
+    signature_sha256 TEXT NOT NULL,
+    text TEXT NOT NULL,
+    segments INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    recipients INTEGER NOT NULL,
+    planned_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enqueued (
+    blast_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    phone_id TEXT NOT NULL,
+    file TEXT NOT NULL,
+    planned_at TEXT NOT NULL,
+    enqueued_at TEXT,
+    PRIMARY KEY (blast_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS enqueued_user ON enqueued (user_id, enqueued_at);
+"""
+
+PAIR_COLUMNS = ("blast_id", "user_id", "phone", "phone_id", "file", "planned_at", "enqueued_at")
+
+
+class LedgerError(Exception):
+    pass
+
+
+class Ledger:
+    """The ledger at ``path``; ``readonly`` opens it (if it exists) without writing anything."""
+
+    def __init__(self, path, readonly=False, lock_timeout=60.0):
+        self.path = path
+        self.readonly = readonly
+        self.db = None
+        self._lock = None
+        if readonly:
+            if os.path.exists(path):
+                self.db = sqlite3.connect("file:%s?mode=ro" % quote(os.path.abspath(path)),
+                                          uri=True, timeout=30, isolation_level=None)
+            return
+        directory = os.path.dirname(os.path.abspath(path))
+        owner = None
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o750, exist_ok=True)
+        if os.geteuid() == 0:
+            st = os.stat(directory)
+            owner = (st.st_uid, st.st_gid) if (st.st_uid, st.st_gid) != (0, 0) else None
+        self._lock = self._take_lock(path + ".lock", lock_timeout, owner)
+        created = not os.path.exists(path)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        if created and owner is not None:
+            # SQLite (as root) gives its -wal and -shm files the database's owner.
+            os.chown(path, owner[0], owner[1])
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    @staticmethod
+    def _take_lock(path, timeout, owner):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        if owner is not None:
+            os.fchown(fd, owner[0], owner[1])
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise LedgerError("another sms_blast run holds %s for more than %d s"
+                                  % (path, timeout))
+            time.sleep(0.1)
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- reading ---------------------------------------------------------------
+
+    def blast(self, blast_id):
+        """The ``blasts`` row of ``blast_id`` as a dict, or None."""
+        if self.db is None:
+            return None
+        cur = self.db.execute("SELECT blast_id, signature_sha256, text, segments, encoding, "
+                              "recipients, planned_at FROM blasts WHERE blast_id = ?", (blast_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return dict(zip(("blast_id", "signature_sha256", "text", "segments", "encoding",
+                         "recipients", "planned_at"), row))
+
+    def pairs(self, blast_id):
+        """Every pair of ``blast_id``, sorted by user id, as dicts."""
+        if self.db is None:
+            return []
+        cur = self.db.execute("SELECT %s FROM enqueued WHERE blast_id = ? ORDER BY user_id"
+                              % ", ".join(PAIR_COLUMNS), (blast_id,))
+        return [dict(zip(PAIR_COLUMNS, row)) for row in cur]
+
+    # -- writing (one transaction each) ----------------------------------------
+
+    def plan(self, blast_row, pairs):
+        """Step 1: the blast and all its pairs, in one transaction."""
+        with self._transaction():
+            self.db.execute("INSERT INTO blasts (blast_id, signature_sha256, text, segments, "
+                            "encoding, recipients, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (blast_row["blast_id"], blast_row["signature_sha256"],
+                             blast_row["text"], blast_row["segments"], blast_row["encoding"],
+                             blast_row["recipients"], blast_row["planned_at"]))
+            self.db.executemany("INSERT INTO enqueued (blast_id, user_id, phone, phone_id, file, "
+                                "planned_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                ((p["blast_id"], p["user_id"], p["phone"], p["phone_id"],
+                                  p["file"], p["planned_at"]) for p in pairs))
+
+    def reassign(self, blast_id, moves):
+        """Pending pairs to other modems: ``moves`` is [(user_id, phone_id)]."""
+        with self._transaction():
+            self.db.executemany("UPDATE enqueued SET phone_id = ? WHERE blast_id = ? AND "
+                                "user_id = ? AND enqueued_at IS NULL",
+                                ((phone_id, blast_id, user_id) for user_id, phone_id in moves))
+
+    def mark_enqueued(self, blast_id, when):
+        """Step 3: every pending pair of ``blast_id`` is enqueued (the caller holds the
+        lock and has written or found the file of each). Returns the number marked."""
+        with self._transaction():
+            cur = self.db.execute("UPDATE enqueued SET enqueued_at = ? WHERE blast_id = ? AND "
+                                  "enqueued_at IS NULL", (when, blast_id))
+            return cur.rowcount
+
+    def _transaction(self):
+        if self.readonly or self.db is None:
+            raise LedgerError("the ledger is open read-only")
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+        return False
