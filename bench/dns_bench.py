@@ -26,24 +26,19 @@ usage: .venv/bin/python bench/dns_bench.py [--subdomains 500] [--repeat 3]
                                            [--loop-sample 200] [--seed 3]
 """
 import argparse
-import datetime
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.dirname(os.path.abspath(__file__))
-PLAYBOOKS = os.path.join(HERE, "dns_loop")
-sys.path.insert(0, os.path.join(ROOT, "module_utils"))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
-from registry import pathhook  # noqa: E402
+from bench_common import (PHASES, ROOT, BenchError, Goals, MachineLoad, Playbooks, Redactor,
+                          add_loop_options, extrapolated_from, loop_times, module_timing, print_table, private_file,
+                          run_loop, sample_of, scale_loop, scaled_by, task_result, use_toolkit)
 
-pathhook.install()
+PLAYBOOKS = os.path.join(ROOT, "bench", "dns_loop")
+use_toolkit("tests", os.path.join("tests", "dns"))
 import dns.name  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
@@ -66,84 +61,22 @@ MAX_WIRE = 65535    # an UPDATE over TCP
 ZONE = "bekasikota.go.id"
 
 
-class BenchError(Exception):
-    pass
-
-
 class Bench:
     def __init__(self, tmp, registry, zone, want, owner):
         self.tmp, self.registry = tmp, registry
         self.zone, self.want, self.owner = zone, want, owner
-        self.secrets = []  # never printed: see clean()
-        self.runs = 0
+        self.redactor = Redactor()  # the servers' keys, never printed
+        self.playbooks = Playbooks(PLAYBOOKS, tmp, self.redactor)
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def clean(self, text):
-        for secret in self.secrets:
-            text = text.replace(secret, "********")
-        return text
-
     def named(self, tag):
         server = NamedServer(os.path.join(self.tmp, "named-%s" % tag), ZONE).start()
-        self.secrets.append(server.secret)
+        self.redactor.add(server.secret)
         return server
 
     def vars_file(self, tag, data):
-        path = os.path.join(self.tmp, "vars-%s.json" % tag)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        return path
-
-    def playbook(self, name, var_files, timeout):
-        """Run bench/dns_loop/<name>; return (wall seconds, the json callback's output)."""
-        self.runs += 1
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-        env.update(ANSIBLE_CONFIG=os.path.join(PLAYBOOKS, "ansible.cfg"),
-                   ANSIBLE_LOCAL_TEMP=os.path.join(self.tmp, "ansible-local"),
-                   ANSIBLE_REMOTE_TEMP=os.path.join(self.tmp, "ansible-remote"),
-                   PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-               os.path.join(PLAYBOOKS, name)]
-        for path in var_files:
-            cmd += ["-e", "@" + path]
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
-                                  check=False, cwd=self.tmp)
-        except subprocess.TimeoutExpired:
-            raise BenchError("%s did not finish within %d s" % (name, timeout))
-        wall = time.perf_counter() - start
-        out = proc.stdout
-        try:
-            data = json.loads(out[out.index("{"):])
-        except ValueError:
-            raise BenchError("%s printed no JSON (rc %d): %s %s" % (
-                name, proc.returncode, self.clean(out[-1500:]), self.clean(proc.stderr[-1500:])))
-        if proc.returncode != 0:
-            failures = []
-            for play in data.get("plays", []):
-                for task in play.get("tasks", []):
-                    for result in task.get("hosts", {}).values():
-                        for item in result.get("results") or [result]:
-                            if item.get("failed"):
-                                failures.append("%s: %s" % (item.get("_ansible_item_label", ""),
-                                                            item.get("msg")))
-            raise BenchError("%s failed (rc %d), %d failure(s): %s %s" % (
-                name, proc.returncode, len(failures), self.clean("; ".join(failures[:3])),
-                self.clean(proc.stderr[-1500:])))
-        return wall, data
-
-    @staticmethod
-    def task(data):
-        """(the only task's result on localhost, its duration in seconds)."""
-        task = data["plays"][0]["tasks"][0]
-        result = task["hosts"]["localhost"]
-        span = task["task"]["duration"]
-        seconds = (datetime.datetime.fromisoformat(span["end"].replace("Z", "+00:00"))
-                   - datetime.datetime.fromisoformat(span["start"].replace("Z", "+00:00")))
-        return result, seconds.total_seconds()
+        return private_file(os.path.join(self.tmp, "vars-%s.json" % tag), json.dumps(data))
 
     def conn(self, server):
         return {"bench_server": "127.0.0.1", "bench_port": server.port,
@@ -181,9 +114,9 @@ class Bench:
             var = self.vars_file("apply%d" % rep, dict(self.conn(server),
                                                         bench_registry_dir=self.registry))
             out = {}
-            for phase in ("cold", "noop"):
-                wall, data = self.playbook("apply.yml", [var], timeout=600)
-                result, _ = self.task(data)
+            for phase, _ in PHASES:
+                run = self.playbooks.run("apply.yml", [var], timeout=600)
+                result, _ = task_result(run.data)
                 timing = result["timing"]
                 plan = result["plan"]
                 if phase == "cold":
@@ -192,7 +125,7 @@ class Bench:
                     probes = self.check_zone(server, list(self.want), "dns_zone (cold)")
                 elif result["changed"] or plan["add"] or plan["change"] or plan["delete"]:
                     raise BenchError("the second run is not a no-op: %s" % plan)
-                out[phase] = dict(wall=wall, work=sum(timing.values()), timing=timing,
+                out[phase] = dict(wall=run.wall, work=sum(timing.values()), timing=timing,
                                   plan=plan, messages=result["messages"])
             out["probes"] = probes
             return out
@@ -268,27 +201,8 @@ class Bench:
             records = os.path.join(self.tmp, "records.json")
             with open(records, "w") as fh:
                 json.dump({"bench_records": items}, fh)
-            out = {}
-            for phase in ("cold", "noop"):
-                wall, data = self.playbook("loop.yml", [var, records],
-                                           timeout=max(600, 3 * len(items)))
-                result, task_seconds = self.task(data)
-                results = result.get("results") or []
-                changed = sum(1 for r in results if r.get("changed"))
-                failed = [r for r in results if r.get("failed")]
-                if len(results) != len(items) or failed:
-                    raise BenchError("the loop ran %d of %d items, %d failed: %s" % (
-                        len(results), len(items), len(failed),
-                        self.clean(json.dumps(failed[:2]))))
-                if phase == "cold":
-                    if changed != len(items):
-                        raise BenchError("the cold loop changed %d of %d items"
-                                         % (changed, len(items)))
-                    self.check_zone(server, keys, "the nsupdate loop (cold)")
-                elif changed:
-                    raise BenchError("the second loop changed %d items: not a no-op" % changed)
-                out[phase] = dict(wall=wall, task=task_seconds, changed=changed)
-            return out
+            return run_loop(self.playbooks, [var, records], max(600, 3 * len(items)), len(items),
+                            lambda: self.check_zone(server, keys, "the nsupdate loop (cold)"))
         finally:
             server.stop()
 
@@ -321,10 +235,7 @@ def main(argv=None):
     parser.add_argument("--subdomains", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the playbook and of the floor (best is kept)")
-    parser.add_argument("--loop-sample", type=int, default=200,
-                        help="run the nsupdate loop over N record sets and extrapolate to "
-                             "all of them (default 200; 0: run the loop over all, 20 min or more)")
-    parser.add_argument("--seed", type=int, default=3, help="seed of the loop's sample")
+    add_loop_options(parser, "nsupdate loop", "record sets", "20 min or more")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dns-bench-") as tmp:
         registry = os.path.join(tmp, "registry")
@@ -335,15 +246,11 @@ def main(argv=None):
         total = len(want)
         records = sum(len(r.rdatas) for r in want.values())
         keys = sorted(want, key=lambda k: (k[0].to_text(), k[1]))
-        if not args.loop_sample or args.loop_sample >= total:
-            loop_keys = keys
-        else:
-            loop_keys = random.Random(args.seed).sample(keys, args.loop_sample)
-        loop_keys = loop_order(loop_keys, want)
+        loop_keys = loop_order(sample_of(keys, args.loop_sample, args.seed), want)
         sample = len(loop_keys)
         print("registry: %d subdomains, %d record sets (%d records) in zone %s"
               % (args.subdomains, total, records, zone), flush=True)
-        load_before = os.getloadavg()[0]
+        load = MachineLoad()
         try:
             print("playbook (dns_zone), %d x cold + no-op ..." % args.repeat, flush=True)
             pb = [bench.run_playbook(i) for i in range(args.repeat)]
@@ -351,23 +258,17 @@ def main(argv=None):
             fl = [bench.run_floor(i) for i in range(args.repeat)]
             print("nsupdate loop over %d record sets, cold + no-op ..." % sample, flush=True)
             lp = bench.run_loop(loop_keys)
-            load_after = os.getloadavg()[0]
+            load.end()
         except BenchError as exc:
-            print("benchmark aborted: " + bench.clean(str(exc)))
+            print("benchmark aborted: " + bench.redactor.clean(str(exc)))
             return 2
 
-    play = {p: best(pb, p, "wall") for p in ("cold", "noop")}
-    work = {p: best(pb, p, "work") for p in ("cold", "noop")}
-    floor = {p: best(fl, p, "wall") for p in ("cold", "noop")}
-    loop = {}
-    for phase in ("cold", "noop"):
-        overhead = lp[phase]["wall"] - lp[phase]["task"]
-        loop[phase] = overhead + lp[phase]["task"] * total / sample
-    note = "" if sample == total else " (extrapolated from %d)" % sample
-    best_work = {p: min(pb, key=lambda r: r[p]["work"])[p] for p in ("cold", "noop")}
-
-    def timing(t):
-        return "read %.3f + plan %.3f + apply %.3f" % (t["read"], t["plan"], t["apply"])
+    play = {p: best(pb, p, "wall") for p, _ in PHASES}
+    work = {p: best(pb, p, "work") for p, _ in PHASES}
+    floor = {p: best(fl, p, "wall") for p, _ in PHASES}
+    loop = scale_loop(lp, total, sample)
+    note = extrapolated_from(sample, total)
+    best_work = {p: min(pb, key=lambda r: r[p]["work"])[p] for p, _ in PHASES}
 
     rows = [
         ("playbook dns_zone, cold", play["cold"], "", ""),
@@ -379,45 +280,31 @@ def main(argv=None):
         ("floor cold: %d raw UPDATE" % fl[0]["cold"]["messages"], floor["cold"], "", "1.00"),
         ("floor no-op: one AXFR", floor["noop"], "", "1.00"),
     ]
-    width = max(len(r[0]) for r in rows)
     print()
-    print("%-*s %9s %14s %19s" % (width, "what", "seconds", "loop/playbook", "module work/floor"))
-    for what, seconds, r1, r2 in rows:
-        print("%-*s %9.3f %14s %19s" % (width, what, seconds, r1, r2))
+    print_table(rows, [("loop/playbook", 14), ("module work/floor", 19)])
     print()
     print("best of %d (playbook, floor); loop: 1 run over %d of %d record sets%s"
-          % (args.repeat, sample, total,
-             ", its task time scaled by %d/%d, start-up counted once" % (total, sample)
-             if sample != total else ""))
+          % (args.repeat, sample, total, scaled_by(sample, total)))
     print("module timing, cold:  %s (plan: %s, %d UPDATE message(s))"
-          % (timing(best_work["cold"]["timing"]), best_work["cold"]["plan"],
+          % (module_timing(best_work["cold"]["timing"]), best_work["cold"]["plan"],
              best_work["cold"]["messages"]))
-    print("module timing, no-op: %s" % timing(best_work["noop"]["timing"]))
+    print("module timing, no-op: %s" % module_timing(best_work["noop"]["timing"]))
     print("floor: %d UPDATE message(s) of at most %d bytes (cold); one AXFR of %d RRsets (no-op)"
           % (fl[0]["cold"]["messages"], fl[0]["cold"]["size"], fl[0]["noop"]["rrsets"]))
-    print("nsupdate loop: cold %.1f s wall (task %.1f s, %.3f s per item), no-op %.1f s wall "
-          "(task %.1f s, %.3f s per item)" % (
-              lp["cold"]["wall"], lp["cold"]["task"], lp["cold"]["task"] / sample,
-              lp["noop"]["wall"], lp["noop"]["task"], lp["noop"]["task"] / sample))
-    print("machine: %d CPUs, load average %.1f before, %.1f after (other work on the machine "
-          "slows every row; the ratios are what to compare)"
-          % (os.cpu_count(), load_before, load_after))
+    print("nsupdate loop: " + loop_times(lp, sample))
+    print(load.line())
     print("checked: after each cold run every record set read back by AXFR equals the "
           "registry, and %d names resolve as declared" % pb[0]["probes"])
-    ok = True
-    for phase, label in (("cold", "cold"), ("noop", "no-op")):
+    goals = Goals()
+    for phase, label in PHASES:
         ratio = loop[phase] / play[phase]
-        met = ratio >= LOOP_GOAL
-        ok &= met
-        print("goal: nsupdate loop / playbook >= %.0f, %s: %.1f %s"
-              % (LOOP_GOAL, label, ratio, "meets" if met else "MISSES"))
-    for phase, label in (("cold", "cold"), ("noop", "no-op")):
+        goals.report("nsupdate loop / playbook >= %.0f, %s: %.1f" % (LOOP_GOAL, label, ratio),
+                     ratio >= LOOP_GOAL)
+    for phase, label in PHASES:
         ratio = work[phase] / floor[phase]
-        met = ratio <= FLOOR_GOAL
-        ok &= met
-        print("goal: module work / floor <= %.0f, %s: %.2f %s"
-              % (FLOOR_GOAL, label, ratio, "meets" if met else "MISSES"))
-    return 0 if ok else 1
+        goals.report("module work / floor <= %.0f, %s: %.2f" % (FLOOR_GOAL, label, ratio),
+                     ratio <= FLOOR_GOAL)
+    return goals.status()
 
 
 if __name__ == "__main__":

@@ -63,7 +63,6 @@ import argparse
 import base64
 import ctypes
 import ctypes.util
-import datetime
 import itertools
 import json
 import os
@@ -78,16 +77,13 @@ import time
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.dirname(os.path.abspath(__file__))
-PLAYBOOKS = os.path.join(HERE, "mail_loop")
-sys.path.insert(0, os.path.join(ROOT, "module_utils"))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "ldap"))
-from registry import pathhook  # noqa: E402
+from bench_common import (PHASES, ROOT, BenchError, Goals, MachineLoad, Playbooks, Redactor,
+                          add_loop_options, children_cpu, cpu_of, extrapolated_from, loop_times, module_timing, own_cpu,
+                          print_table, private_file, run_loop, sample_of, scale_loop, scaled_by,
+                          task_result, use_toolkit)
 
-pathhook.install()
+PLAYBOOKS = os.path.join(ROOT, "bench", "mail_loop")
+use_toolkit("tests", os.path.join("tests", "ldap"))
 import ldap3  # noqa: E402
 from generate_registry import generate  # noqa: E402
 from handover_files import read as read_handover  # noqa: E402
@@ -104,10 +100,6 @@ ROLE_DEFAULTS = os.path.join(ROOT, "roles", "ldap_directory", "defaults", "main.
 HANDOVER_PASSWORD = "bench-only-handover-vault-password"
 # Read back after each cold run and compared between the contenders.
 CHECK_ATTRIBUTES = READ_ATTRIBUTES + ["pwdReset", "userPassword"]
-
-
-class BenchError(Exception):
-    pass
 
 
 def role_argon2_parameters():
@@ -198,24 +190,6 @@ def entry_of(op, password):
     return op.dn, list(op.changes["objectClass"]), attrs
 
 
-def cpu_of(pid):
-    """CPU seconds (user + system) the process ``pid`` has used so far."""
-    with open("/proc/%d/stat" % pid) as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu():
-    """CPU seconds of this process's finished children (and theirs)."""
-    t = os.times()
-    return t.children_user + t.children_system
-
-
-def own_cpu():
-    t = os.times()
-    return t.user + t.system
-
-
 def norm(value):
     values = value if isinstance(value, list) else [value]
     return sorted(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values)
@@ -224,24 +198,19 @@ def norm(value):
 class Bench:
     def __init__(self, tmp, registry, creates, argon2):
         self.tmp, self.registry, self.creates, self.argon2 = tmp, registry, creates, argon2
-        self.secrets = [HANDOVER_PASSWORD]  # never printed: see clean()
+        self.redactor = Redactor(HANDOVER_PASSWORD)  # and the servers' passwords: never printed
+        self.playbooks = Playbooks(PLAYBOOKS, tmp, self.redactor)
         self.servers = []
         self.snap = None  # the module's directory after its cold run
         self.lifted = False  # whether lift_size_limit had to add olcLimits
-        self.last_cpu = 0.0
 
     # -- plumbing ---------------------------------------------------------------------
-
-    def clean(self, text):
-        for secret in self.secrets:
-            text = text.replace(secret, "********")
-        return text
 
     def slapd(self, tag):
         server = SlapdServer(os.path.join(self.tmp, "slapd-%s" % tag),
                              argon2_parameters=self.argon2.parameters)
         self.servers.append(server)
-        self.secrets.extend(server.passwords.values())
+        self.redactor.add(*server.passwords.values())
         server.start(timeout=60)
         self.lift_size_limit(server)
         return server
@@ -273,71 +242,16 @@ class Bench:
                 pass
 
     def private_file(self, name, text):
-        path = os.path.join(self.tmp, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        return path
-
-    def playbook(self, name, var_files, timeout):
-        """Run bench/mail_loop/<name>; return (wall seconds, the json callback's output).
-
-        ``self.last_cpu`` is set to the CPU seconds of ansible-playbook and its children
-        (the module's process included).
-        """
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-        env.update(ANSIBLE_CONFIG=os.path.join(PLAYBOOKS, "ansible.cfg"),
-                   ANSIBLE_LOCAL_TEMP=os.path.join(self.tmp, "ansible-local"),
-                   ANSIBLE_REMOTE_TEMP=os.path.join(self.tmp, "ansible-remote"),
-                   PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-               os.path.join(PLAYBOOKS, name)]
-        for path in var_files:
-            cmd += ["-e", "@" + path]
-        start, cpu = time.perf_counter(), children_cpu()
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
-                                  check=False, cwd=self.tmp)
-        except subprocess.TimeoutExpired:
-            raise BenchError("%s did not finish within %d s" % (name, timeout))
-        wall = time.perf_counter() - start
-        self.last_cpu = children_cpu() - cpu
-        out = proc.stdout
-        try:
-            data = json.loads(out[out.index("{"):])
-        except ValueError:
-            raise BenchError("%s printed no JSON (rc %d): %s %s" % (
-                name, proc.returncode, self.clean(out[-1500:]), self.clean(proc.stderr[-1500:])))
-        if proc.returncode != 0:
-            failures = []
-            for play in data.get("plays", []):
-                for task in play.get("tasks", []):
-                    for result in task.get("hosts", {}).values():
-                        for item in result.get("results") or [result]:
-                            if item.get("failed"):
-                                stderr = (item.get("module_stderr") or "").strip().splitlines()
-                                failures.append("%s: %s%s" % (item.get("_ansible_item_label", ""),
-                                                              item.get("msg"),
-                                                              " (%s)" % stderr[-1] if stderr else ""))
-            raise BenchError("%s failed (rc %d), %d failure(s): %s %s" % (
-                name, proc.returncode, len(failures), self.clean("; ".join(failures[:3])),
-                self.clean(proc.stderr[-1500:])))
-        return wall, data
+        return private_file(os.path.join(self.tmp, name), text)
 
     def apply(self, var, timeout):
-        """One mail_accounts run through apply.yml: (wall seconds, the module's result)."""
-        wall, data = self.playbook("apply.yml", [var], timeout)
-        return wall, self.task(data)[0]
+        """One mail_accounts run through apply.yml: (wall seconds, the module's result, CPU seconds).
 
-    @staticmethod
-    def task(data):
-        """(the only task's result on localhost, its duration in seconds)."""
-        task = data["plays"][0]["tasks"][0]
-        result = task["hosts"]["localhost"]
-        span = task["task"]["duration"]
-        seconds = (datetime.datetime.fromisoformat(span["end"].replace("Z", "+00:00"))
-                   - datetime.datetime.fromisoformat(span["start"].replace("Z", "+00:00")))
-        return result, seconds.total_seconds()
+        The CPU seconds are ansible-playbook's and its children's (the module's
+        process included).
+        """
+        run = self.playbooks.run("apply.yml", [var], timeout)
+        return run.wall, task_result(run.data)[0], run.cpu
 
     @staticmethod
     def connect(server):
@@ -403,11 +317,11 @@ class Bench:
             out = {"noop": []}
             for phase in ["cold"] + ["noop"] * noop_repeat:
                 slapd_cpu = cpu_of(server.proc.pid)
-                wall, result = self.apply(var, timeout=cold_timeout if phase == "cold" else 600)
+                wall, result, cpu = self.apply(var, timeout=cold_timeout if phase == "cold" else 600)
                 slapd_cpu = cpu_of(server.proc.pid) - slapd_cpu
                 timing, plan = result["timing"], result["plan"]
                 run = dict(wall=wall, work=sum(timing.values()), timing=timing, plan=plan,
-                           cpu=self.last_cpu + slapd_cpu)
+                           cpu=cpu + slapd_cpu)
                 if phase == "cold":
                     if plan.get(CREATE) != len(self.creates) or sum(plan.values()) != len(self.creates):
                         raise BenchError("the cold run did not plan %d creations: %s" % (len(self.creates), plan))
@@ -460,7 +374,7 @@ class Bench:
             adding = time.perf_counter() - start
             adding_cpu = children_cpu() - cpu + cpu_of(server.proc.pid) - slapd_cpu
             if proc.returncode != 0:
-                raise BenchError("ldapadd failed (rc %d): %s" % (proc.returncode, self.clean(proc.stderr[-1500:])))
+                raise BenchError("ldapadd failed (rc %d): %s" % (proc.returncode, self.redactor.clean(proc.stderr[-1500:])))
             active = [i for i, op in enumerate(self.creates) if op.account.state == ACTIVE]
             probe = random.Random(6).sample(active, min(3, len(active)))
             self.check(server, "ldapadd", [op.dn.lower() for op in self.creates],
@@ -493,31 +407,18 @@ class Bench:
                 passwords[op.dn] = new_password()
                 dn, classes, attrs = entry_of(op, passwords[op.dn])
                 items.append({"dn": dn, "objectClass": classes, "attributes": attrs})
-            self.secrets.extend(passwords.values())
+            self.redactor.add(*passwords.values())
             var = self.private_file("loop.json", json.dumps({
                 "bench_uri": server.uri, "bench_bind_dn": server.toolkit_dn,
                 "bench_bind_password": server.passwords[server.toolkit_dn], "bench_entries": items}))
-            out = {}
-            for phase in ("cold", "noop"):
-                wall, data = self.playbook("loop.yml", [var], timeout=600 + 5 * len(items))
-                result, task_seconds = self.task(data)
-                results = result.get("results") or []
-                changed = sum(1 for r in results if r.get("changed"))
-                failed = [r for r in results if r.get("failed")]
-                if len(results) != len(items) or failed:
-                    raise BenchError("the loop ran %d of %d items, %d failed: %s" % (
-                        len(results), len(items), len(failed), self.clean(json.dumps(failed[:2]))[:1500]))
-                if phase == "cold":
-                    if changed != len(items):
-                        raise BenchError("the cold loop changed %d of %d items" % (changed, len(items)))
-                    active = [op for op in ops if op.account.state == ACTIVE]
-                    probe = random.Random(7).sample(active, min(3, len(active)))
-                    self.check(server, "the ldap_entry loop (cold)", [op.dn.lower() for op in ops],
-                               {op.dn: passwords[op.dn] for op in probe}, reference=self.snap)
-                elif changed:
-                    raise BenchError("the second loop changed %d items: not a no-op" % changed)
-                out[phase] = dict(wall=wall, task=task_seconds, changed=changed)
-            return out
+
+            def check_cold():
+                active = [op for op in ops if op.account.state == ACTIVE]
+                probe = random.Random(7).sample(active, min(3, len(active)))
+                self.check(server, "the ldap_entry loop (cold)", [op.dn.lower() for op in ops],
+                           {op.dn: passwords[op.dn] for op in probe}, reference=self.snap)
+
+            return run_loop(self.playbooks, [var], 600 + 5 * len(items), len(items), check_cold)
         finally:
             server.stop()
 
@@ -553,10 +454,7 @@ def main(argv=None):
                              "about the hashing time)")
     parser.add_argument("--noop-repeat", type=int, default=3,
                         help="no-op runs of the playbook and paged searches of the floor (best is kept)")
-    parser.add_argument("--loop-sample", type=int, default=200,
-                        help="run the ldap_entry loop over N accounts and extrapolate to all of them "
-                             "(default 200; 0: run the loop over all, hours)")
-    parser.add_argument("--seed", type=int, default=3, help="seed of the loop's sample")
+    add_loop_options(parser, "ldap_entry loop", "accounts", "hours")
     parser.add_argument("--argon2", default=None,
                         help="argon2 parameters of the benchmark's slapd, e.g. 'm=1024 t=1 p=1' (default: the "
                              "role's ldap_directory__argon2_parameters); the hash bounds every cold row")
@@ -578,15 +476,14 @@ def main(argv=None):
         creates = [op for op in make_plan(desired, {}) if op.action == CREATE]
         bench = Bench(tmp, registry, creates, argon2)
         total = len(creates)
-        if not args.loop_sample or args.loop_sample >= total:
-            loop_ops = creates
-        else:
-            loop_ops = sorted(random.Random(args.seed).sample(creates, args.loop_sample), key=lambda op: op.dn)
+        loop_ops = sample_of(creates, args.loop_sample, args.seed)
+        if len(loop_ops) < total:  # a sample runs in DN order; all of them, in the plan's
+            loop_ops = sorted(loop_ops, key=lambda op: op.dn)
         sample = len(loop_ops)
         no_loop = python_ldap_missing()
         print("registry: %d accounts, %d to create (the others are deleted ones); argon2 %s (%s), %d cores"
               % (len(desired), total, argon2.parameters, argon2.variant, workers), flush=True)
-        load_before = os.getloadavg()[0]
+        load = MachineLoad()
         try:
             one_lib, one_proc = single_hash(argon2)
             cold_timeout = 600 + int(6 * total * one_lib)
@@ -604,9 +501,9 @@ def main(argv=None):
             else:
                 print("ldap_entry loop over %d accounts, cold + no-op ..." % sample, flush=True)
                 lp = bench.run_loop(loop_ops)
-            load_after = os.getloadavg()[0]
+            load.end()
         except BenchError as exc:
-            print("benchmark aborted: " + bench.clean(str(exc)))
+            print("benchmark aborted: " + bench.redactor.clean(str(exc)))
             return 2
         finally:
             bench.stop_all()
@@ -618,44 +515,34 @@ def main(argv=None):
     work = {p: best_work[p]["work"] for p in best_work}
     floor_cold = min((r["cold"] for r in fl), key=lambda r: r["wall"])
     floor = {"cold": floor_cold["wall"], "noop": min(n["wall"] for r in fl for n in r["noop"])}
-    loop = {}
-    if lp:
-        for phase in ("cold", "noop"):
-            overhead = lp[phase]["wall"] - lp[phase]["task"]
-            loop[phase] = overhead + lp[phase]["task"] * total / sample
-    note = "" if sample == total else " (extrapolated from %d)" % sample
-
-    def timing(t):
-        return "read %.3f + plan %.3f + apply %.3f" % (t["read"], t["plan"], t["apply"])
+    loop = scale_loop(lp, total, sample) if lp else {}
+    note = extrapolated_from(sample, total)
 
     def ratio(a, b, fmt):
         return fmt % (a / b) if a is not None and b else "-"
 
     cold_best = best_work["cold"]
     rows = [
-        (contender + ", cold", play["cold"], "", ratio(play["cold"], floor["cold"], "%.2f"), None),
-        (contender + ", no-op", play["noop"], "", ratio(play["noop"], floor["noop"], "%.2f"), None),
+        (contender + ", cold", play["cold"], "", ratio(play["cold"], floor["cold"], "%.2f"), ""),
+        (contender + ", no-op", play["noop"], "", ratio(play["noop"], floor["noop"], "%.2f"), ""),
         ("module's own work, cold", work["cold"], "", ratio(work["cold"], floor["cold"], "%.2f"),
-         cold_best["cpu"]),
-        ("module's own work, no-op", work["noop"], "", ratio(work["noop"], floor["noop"], "%.2f"), None),
+         "%.1f" % cold_best["cpu"]),
+        ("module's own work, no-op", work["noop"], "", ratio(work["noop"], floor["noop"], "%.2f"), ""),
         ("ldap_entry loop, cold" + note, loop.get("cold"),
-         ratio(loop.get("cold"), play["cold"], "%.1f"), "", None),
+         ratio(loop.get("cold"), play["cold"], "%.1f"), "", ""),
         ("ldap_entry loop, no-op" + note, loop.get("noop"),
-         ratio(loop.get("noop"), play["noop"], "%.1f"), "", None),
-        ("floor cold: hashes + ldapadd", floor["cold"], "", "1.00", floor_cold["cpu"]),
+         ratio(loop.get("noop"), play["noop"], "%.1f"), "", ""),
+        ("floor cold: hashes + ldapadd", floor["cold"], "", "1.00", "%.1f" % floor_cold["cpu"]),
         ("  %d argon2 hashes, %d threads" % (total, workers), floor_cold["hashing"], "", "",
-         floor_cold["hashing_cpu"]),
-        ("  ldapadd, %d pre-hashed entries" % total, floor_cold["adding"], "", "", floor_cold["adding_cpu"]),
-        ("floor no-op: one paged search", floor["noop"], "", "1.00", None),
-        ("one argon2 hash, in-process", one_lib, "", "", None),
-        ("one argon2 hash, slappasswd process", one_proc, "", "", None),
+         "%.1f" % floor_cold["hashing_cpu"]),
+        ("  ldapadd, %d pre-hashed entries" % total, floor_cold["adding"], "", "",
+         "%.1f" % floor_cold["adding_cpu"]),
+        ("floor no-op: one paged search", floor["noop"], "", "1.00", ""),
+        ("one argon2 hash, in-process", one_lib, "", "", ""),
+        ("one argon2 hash, slappasswd process", one_proc, "", "", ""),
     ]
-    width = max(len(r[0]) for r in rows)
     print()
-    print("%-*s %9s %14s %8s %9s" % (width, "what", "seconds", "loop/playbook", "x floor", "CPU s"))
-    for what, seconds, r1, r2, cpu in rows:
-        shown = "%9.3f" % seconds if seconds is not None else "%9s" % "not run"
-        print("%-*s %s %14s %8s %9s" % (width, what, shown, r1, r2, "%.1f" % cpu if cpu is not None else ""))
+    print_table(rows, [("loop/playbook", 14), ("x floor", 8), ("CPU s", 9)])
     print()
     print("%d accounts created (%d in the registry); cold: best of %d, no-op: best of %d (playbook, floor)"
           % (total, len(desired), args.repeat, args.noop_repeat))
@@ -671,42 +558,33 @@ def main(argv=None):
           "the hashing threads + ldapadd + slapd; module / floor in CPU: %.2f"
           % (cold_best["cpu"] / floor_cold["cpu"]))
     print("module timing, cold:  %s (plan: %s, %d hand-over files)"
-          % (timing(best_work["cold"]["timing"]), best_work["cold"]["plan"], best_work["cold"]["handover_files"]))
-    print("module timing, no-op: %s" % timing(best_work["noop"]["timing"]))
+          % (module_timing(best_work["cold"]["timing"]), best_work["cold"]["plan"],
+             best_work["cold"]["handover_files"]))
+    print("module timing, no-op: %s" % module_timing(best_work["noop"]["timing"]))
     if lp:
-        print("ldap_entry loop: 1 run over %d of %d accounts%s; cold %.1f s wall (task %.1f s, %.3f s per item), "
-              "no-op %.1f s wall (task %.1f s, %.3f s per item)" % (
-                  sample, total, ", its task time scaled by %d/%d, start-up counted once" % (total, sample)
-                  if sample != total else "",
-                  lp["cold"]["wall"], lp["cold"]["task"], lp["cold"]["task"] / sample,
-                  lp["noop"]["wall"], lp["noop"]["task"], lp["noop"]["task"] / sample))
+        print("ldap_entry loop: 1 run over %d of %d accounts%s; %s"
+              % (sample, total, scaled_by(sample, total), loop_times(lp, sample)))
     else:
         print("ldap_entry loop: not run: %s" % no_loop)
     if bench.lifted:
         print("slapd: the benchmark added olcLimits size=unlimited for the toolkit (slapd's default "
               "size limit of 500 truncates the toolkit's read; tests/ldap/slapd_server.py does not set it)")
-    print("machine: %d CPUs, load average %.1f before, %.1f after (other work on the machine "
-          "slows every row; the ratios are what to compare)" % (workers, load_before, load_after))
+    print(load.line())
     print("checked: after each cold run every account is in the directory with an %s... hash, the "
           "floor's%s entries equal the module's (userPassword aside), and real binds with the "
           "clear-text passwords work" % (argon2.prefix, " and the loop's" if lp else ""))
-    ok = True
+    goals = Goals()
     for phase, label, goal in (("cold", "cold", COLD_GOAL), ("noop", "no-op", NOOP_GOAL)):
         value = work[phase] / floor[phase]
-        met = value <= goal
-        ok &= met
-        print("goal: module work / floor <= %.1f, %s: %.2f %s" % (goal, label, value, "meets" if met else "MISSES"))
-    for phase, label in (("cold", "cold"), ("noop", "no-op")):
+        goals.report("module work / floor <= %.1f, %s: %.2f" % (goal, label, value), value <= goal)
+    for phase, label in PHASES:
         if not lp:
-            ok = False
-            print("goal: ldap_entry loop / playbook >= %.0f, %s: NOT CHECKED (loop not run)" % (LOOP_GOAL, label))
+            goals.unchecked("ldap_entry loop / playbook >= %.0f, %s:" % (LOOP_GOAL, label), "loop not run")
             continue
         value = loop[phase] / play[phase]
-        met = value >= LOOP_GOAL
-        ok &= met
-        print("goal: ldap_entry loop / playbook >= %.0f, %s: %.1f %s"
-              % (LOOP_GOAL, label, value, "meets" if met else "MISSES"))
-    return 0 if ok else 1
+        goals.report("ldap_entry loop / playbook >= %.0f, %s: %.1f" % (LOOP_GOAL, label, value),
+                     value >= LOOP_GOAL)
+    return goals.status()
 
 
 if __name__ == "__main__":

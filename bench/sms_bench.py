@@ -35,12 +35,9 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "module_utils"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from registry import pathhook  # noqa: E402
+from bench_common import ROOT, BenchError, Goals, MachineLoad, print_table, use_toolkit
 
-pathhook.install()
+use_toolkit("tests")
 from module_runner import RUNNER  # noqa: E402
 from ansible.module_utils.registry import blast_signature  # noqa: E402
 from ansible.module_utils.registry.sms import blast as core  # noqa: E402
@@ -66,10 +63,6 @@ blast:
     date: 2026-11-20
     signature: |
 %s"""
-
-
-class BenchError(Exception):
-    pass
 
 
 def make_inputs(tmp, count):
@@ -193,7 +186,7 @@ def main(argv=None):
                         help="files written with a per-file fsync, scaled to --recipients (0: skip)")
     args = parser.parse_args(argv)
     count = args.recipients
-    load_before = os.getloadavg()[0]
+    load = MachineLoad()
     runs = {k: [] for k in ("floor", "core", "module", "core_noop", "module_noop", "check")}
     timings = []
     with tempfile.TemporaryDirectory(prefix="sms-bench-") as tmp:
@@ -251,7 +244,7 @@ def main(argv=None):
         fsync_seconds = None
         if args.fsync_sample:
             fsync_seconds = per_file_fsync(tmp, data, args.fsync_sample) * count / args.fsync_sample
-    load_after = os.getloadavg()[0]
+    load.end()
 
     best = {k: min(v) for k, v in runs.items()}
     floor = best["floor"]
@@ -266,11 +259,8 @@ def main(argv=None):
     if fsync_seconds is not None:
         rows.append(("per-file fsync instead (%d files, scaled)" % args.fsync_sample,
                      fsync_seconds, "%.2f" % (fsync_seconds / floor)))
-    width = max(len(r[0]) for r in rows)
     print()
-    print("%-*s %9s %9s" % (width, "what", "seconds", "/ floor"))
-    for what, seconds, ratio in rows:
-        print("%-*s %9.3f %9s" % (width, what, seconds, ratio))
+    print_table(rows, [("/ floor", 9)])
     print()
     timing = min(timings)[1]
     print("best of %d; core timing of its best run: check %.3f (parse, ssh-keygen verify, "
@@ -282,15 +272,12 @@ def main(argv=None):
              "+".join(str(m["rate_per_minute"]) for m in MODEMS)))
     print("checked: after every enqueue, outbox/ holds exactly the %d files the ledger marks "
           "enqueued (same names as the floor's); every re-run wrote nothing" % count)
-    print("machine: %d CPUs, load average %.1f before, %.1f after (other work on the machine "
-          "slows every row; the ratios are what to compare)" % (os.cpu_count(), load_before, load_after))
-    ok = True
+    print(load.line())
+    goals = Goals()
     for key, label in (("core", "core"), ("module", "module run")):
         ratio = best[key] / floor
-        met = ratio <= GOAL
-        ok &= met
-        print("goal: %s / floor <= %.0f: %.2f %s" % (label, GOAL, ratio, "meets" if met else "MISSES"))
-    return 0 if ok else 1
+        goals.report("%s / floor <= %.0f: %.2f" % (label, GOAL, ratio), ratio <= GOAL)
+    return goals.status()
 
 
 if __name__ == "__main__":

@@ -13,12 +13,9 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "module_utils"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from registry import pathhook  # noqa: E402
+from bench_common import ROOT, Goals, print_table, use_toolkit
 
-pathhook.install()
+use_toolkit()
 import yaml  # noqa: E402
 from generate_registry import generate  # noqa: E402
 from ansible.module_utils.registry.loader import registry_files  # noqa: E402
@@ -66,12 +63,12 @@ def main(argv=None):
         full = best_of(args.repeat, lambda: validate(registry, schemas))
     print("registry: %s (%.1f MB of YAML)" % (", ".join("%s %d" % kv for kv in sizes.items()),
                                               size_mb))
-    print("%-44s %10s %8s" % ("what", "seconds", "ratio"))
-    print("%-44s %10.3f %8s" % ("floor: parse with PyYAML CSafeLoader", floor, "1.00"))
-    print("%-44s %10.3f %8.2f" % ("registry-validate (schemas + all rules)", full, full / floor))
-    verdict = "meets" if full / floor <= GOAL else "MISSES"
-    print("goal: validation <= %.1f x floor: %s" % (GOAL, verdict))
-    return 0 if full / floor <= GOAL else 1
+    print_table([("floor: parse with PyYAML CSafeLoader", floor, "1.00"),
+                 ("registry-validate (schemas + all rules)", full, "%.2f" % (full / floor))],
+                [("ratio", 8)], width=44, seconds_width=10)
+    goals = Goals()
+    goals.report("validation <= %.1f x floor:" % GOAL, full / floor <= GOAL)
+    return goals.status()
 
 
 if __name__ == "__main__":
