@@ -260,12 +260,12 @@ def test_crash_between_writing_and_marking(spool, blast_args, make_blast, monkey
     assert not set(files(spool, "outbox")) & set(files(spool, "sent"))
 
 
-def test_crash_in_the_middle_of_the_renames(spool, blast_args, make_blast, monkeypatch):
-    args = blast_args(make_blast("2026-11-904", TEXT, groups=["kepala-pd", "camat"]), spool)
+def crash_after_renames(args, renames, monkeypatch):
+    """Run the module in-process and crash it after ``renames`` files reached outbox/."""
     real_rename, done = os.rename, []
 
     def rename(src, dst):
-        if len(done) == 7:
+        if len(done) == renames:
             raise Crash()
         real_rename(src, dst)
         done.append(dst)
@@ -273,6 +273,11 @@ def test_crash_in_the_middle_of_the_renames(spool, blast_args, make_blast, monke
     with pytest.raises(Crash):
         _run(args)
     monkeypatch.undo()
+
+
+def test_crash_in_the_middle_of_the_renames(spool, blast_args, make_blast, monkeypatch):
+    args = blast_args(make_blast("2026-11-904", TEXT, groups=["kepala-pd", "camat"]), spool)
+    crash_after_renames(args, 7, monkeypatch)
     before = inodes(spool)
     assert len(before) == 7
     left = sum(len(os.listdir(os.path.join(str(spool), m, "tmp"))) for m in RATES)
@@ -290,17 +295,7 @@ def test_crash_in_the_middle_of_the_renames(spool, blast_args, make_blast, monke
 def test_pending_pairs_of_a_removed_modem_move_unless_their_file_is_there(spool, blast_args,
                                                                           make_blast, monkeypatch):
     args = blast_args(make_blast("2026-11-908", TEXT, groups=["kepala-pd"]), spool)
-    real_rename, done = os.rename, []
-
-    def rename(src, dst):
-        if len(done) == 4:
-            raise Crash()
-        real_rename(src, dst)
-        done.append(dst)
-    monkeypatch.setattr(os, "rename", rename)
-    with pytest.raises(Crash):
-        _run(args)
-    monkeypatch.undo()
+    crash_after_renames(args, 4, monkeypatch)
     there = files(spool, "outbox")
     rows = ledger_rows(args["ledger"])
     on_modem2 = {r[3] for r in rows if r[2] == "modem2"}
