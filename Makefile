@@ -9,7 +9,7 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 INVENTORY ?= inventory/lab
 PYTEST_ARGS ?=
 
-.PHONY: help install validate lab lab-stop lab-down site test lint unit bench lab-image molecule
+.PHONY: help install validate reference lab lab-stop lab-down site test lint unit bench lab-image molecule
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -19,6 +19,10 @@ install:
 
 validate: install
 	bin/registry-validate --summary
+
+# The auditors' field reference, generated from the JSON Schemas and city.yml.
+reference: install
+	bin/registry-reference --output docs/registry-reference.md
 
 lab: install
 	ansible-playbook -i $(INVENTORY) playbooks/lab.yml
