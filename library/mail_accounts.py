@@ -25,33 +25,16 @@ description:
 version_added: "1.0.0"
 author:
   - City infrastructure toolkit maintainers
+extends_documentation_fragment:
+  - ldap_connection
 options:
   registry_dir:
     description: Directory of the registry (C(mail.yml), C(agencies.yml), C(people.yml), C(domain.yml)).
     type: path
     required: true
-  uri:
-    description: LDAP URI of the directory, e.g. C(ldap://127.0.0.1:13389).
-    type: str
-    required: true
-  bind_dn:
-    description: DN of the toolkit's service account.
-    type: str
-    required: true
-  bind_password:
-    description: Password of the toolkit's service account (from ansible-vault).
-    type: str
-    required: true
   base:
     description: Base of the accounts; default C(ou=accounts) under the suffix of the main domain.
     type: str
-  start_tls:
-    description: Use StartTLS before binding.
-    type: bool
-    default: false
-  ca_file:
-    description: CA certificate to verify the server with (StartTLS).
-    type: path
   handover_dir:
     description: Where the encrypted hand-over files of new credentials are written, per agency.
     type: path
@@ -140,6 +123,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.registry.mail import connection
 
 try:
     from ansible.module_utils.registry.loader import load_file
@@ -162,14 +146,9 @@ def _registry(path):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=connection.argument_spec(
             registry_dir=dict(type="path", required=True),
-            uri=dict(type="str", required=True),
-            bind_dn=dict(type="str", required=True),
-            bind_password=dict(type="str", required=True, no_log=True),
             base=dict(type="str"),
-            start_tls=dict(type="bool", default=False),
-            ca_file=dict(type="path"),
             handover_dir=dict(type="path", required=True),
             handover_vault_password=dict(type="str", required=True, no_log=True),
             archive_dir=dict(type="path", required=True),
@@ -192,8 +171,7 @@ def main():
     base = p["base"] or "ou=accounts," + suffix_of(domain)
     desired = desired_accounts(docs["mail"], docs["agencies"], docs["people"], domain, base)
     result = dict(changed=False, plan={}, operations=[], handover_files=[], archives=[], timing={})
-    directory = Directory(p["uri"], p["bind_dn"], p["bind_password"], p["start_tls"], p["ca_file"],
-                          p["timeout"])
+    directory = connection.directory_from(Directory, p, timeout=p["timeout"])
     try:
         started = time.perf_counter()
         current = directory.read(base)

@@ -16,30 +16,13 @@ description:
 version_added: "1.0.0"
 author:
   - City infrastructure toolkit maintainers
+extends_documentation_fragment:
+  - ldap_connection
 options:
   registry_dir:
     description: Directory of the registry (for the domain, the policy and the agencies' admins).
     type: path
     required: true
-  uri:
-    description: LDAP URI of the directory.
-    type: str
-    required: true
-  bind_dn:
-    description: DN of the toolkit's service account.
-    type: str
-    required: true
-  bind_password:
-    description: Its password (from ansible-vault).
-    type: str
-    required: true
-  start_tls:
-    description: Use StartTLS before binding.
-    type: bool
-    default: false
-  ca_file:
-    description: CA certificate to verify the server with.
-    type: path
   base:
     description: Base of the accounts; default C(ou=accounts) under the suffix of the main domain.
     type: str
@@ -60,7 +43,7 @@ requirements:
   - ldap3
   - PyYAML
 notes:
-  - Supports check mode (reports, queues nothing).
+  - Supports check mode, which reports the unused accounts and the warnings it would queue and writes nothing.
 """
 
 EXAMPLES = r"""
@@ -81,7 +64,7 @@ unused:
   elements: dict
   sample: [{"address": "budi.santoso@bekasikota.go.id", "agency": "DISKOMINFOSTANDI", "last_used": "2026-09-30"}]
 queued:
-  description: The warning messages newly queued by this run.
+  description: The warning messages newly queued by this run (in check mode, that it would queue).
   returned: always
   type: list
   elements: str
@@ -91,6 +74,7 @@ import datetime
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.registry.mail import connection
 
 try:
     from ansible.module_utils.registry.loader import load_file
@@ -118,10 +102,8 @@ def admins_by_agency(registry_dir):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            registry_dir=dict(type="path", required=True), uri=dict(type="str", required=True),
-            bind_dn=dict(type="str", required=True), bind_password=dict(type="str", required=True, no_log=True),
-            start_tls=dict(type="bool", default=False), ca_file=dict(type="path"), base=dict(type="str"),
+        argument_spec=connection.argument_spec(
+            registry_dir=dict(type="path", required=True), base=dict(type="str"),
             days=dict(type="int"), spool_dir=dict(type="path", required=True), sender=dict(type="str"),
             today=dict(type="str")),
         supports_check_mode=True)
@@ -137,14 +119,13 @@ def main():
                                         tzinfo=datetime.timezone.utc)
     admins = admins_by_agency(p["registry_dir"])
     sender = p["sender"] or admins.get(city["roles"]["communication_agency"], "postmaster@" + domain)
-    directory = Directory(p["uri"], p["bind_dn"], p["bind_password"], p["start_tls"], p["ca_file"])
+    directory = connection.directory_from(Directory, p)
     try:
         rows = unused(read_usage(directory, p["base"] or "ou=accounts," + suffix_of(domain)), now, days)
     except DirectoryError as exc:
         module.fail_json(msg=str(exc))
-    queued = []
-    if not module.check_mode:
-        queued = spool_warnings(rows, p["spool_dir"], now.strftime("%Y-%m"), sender, admins, days, now)
+    queued = spool_warnings(rows, p["spool_dir"], now.strftime("%Y-%m"), sender, admins, days, now,
+                            dry_run=module.check_mode)
     module.exit_json(changed=bool(queued), queued=queued, days=days, unused=[
         {"address": r["address"], "agency": r["ou"], "last_used": r["last_used"].strftime("%Y-%m-%d")}
         for r in rows])

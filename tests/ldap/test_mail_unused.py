@@ -19,12 +19,13 @@ def test_unused_accounts_are_reported_and_warned_once(slapd, registry, apply_mai
     later = (datetime.date.today() + datetime.timedelta(days=40)).isoformat()
     assert run(slapd, registry, spool, soon)["unused"] == []
     preview = run(slapd, registry, spool, later, check=True)
-    assert preview["unused"] and preview["queued"] == []
+    assert preview["unused"] and preview["queued"] and preview["changed"], "check mode names what it would queue"
     assert not spool.exists() or not list(spool.iterdir()), "check mode queues nothing"
     result = run(slapd, registry, spool, later)
     addresses = {r["address"] for r in result["unused"]}
     assert "setda@bekasikota.go.id" in addresses and "supardi.wiryo@bekasikota.go.id" not in addresses
     assert len(result["queued"]) == len(result["unused"]) and result["changed"]
+    assert sorted(result["queued"]) == sorted(preview["queued"]), "the check-mode plan is what the run queues"
     warning = email.message_from_bytes(open([q for q in result["queued"] if "-setda.eml" in q][0], "rb").read())
     assert warning["To"] == "setda@bekasikota.go.id" and warning["Cc"], "copied to the agency's admin"
     again = run(slapd, registry, spool, later)

@@ -7,17 +7,19 @@ RESET_MARK = "reset-ticket:"  # kept in `description`, so a ticket is used once 
 
 
 class Operation:
-    __slots__ = ("action", "account", "dn", "changes", "ticket")
+    __slots__ = ("action", "account", "dn", "changes", "ticket", "before")
 
-    def __init__(self, action, account, dn, changes=None, ticket=None):
+    def __init__(self, action, account, dn, changes=None, ticket=None, before=None):
         self.action, self.account, self.dn = action, account, dn
-        self.changes, self.ticket = changes or {}, ticket
+        self.changes, self.ticket, self.before = changes or {}, ticket, before or {}
 
     def as_dict(self):
         """The operation for reports and --diff: never a secret."""
         out = {"action": self.action, "address": self.account.address, "dn": self.dn}
         if self.changes:
             out["changes"] = {k: v for k, v in self.changes.items() if k != "userPassword"}
+        if self.before:
+            out["before"] = {k: v for k, v in self.before.items() if k != "userPassword"}
         if self.ticket:
             out["ticket"] = self.ticket
         if self.action in (CREATE, RESET):
@@ -50,14 +52,14 @@ def make_plan(desired, current):
                 attributes["pwdAccountLockedTime"] = [LOCKED]  # created locked, in one operation
             ops.append(Operation(CREATE, account, account.dn, attributes))
             continue
-        changes = {}
+        changes, before = {}, {}
         for name in MANAGED:
             want = account.attributes.get(name, [])
             have = _values(entry, name)
             if sorted(v.lower() for v in want) != sorted(v.lower() for v in have):
-                changes[name] = want
+                changes[name], before[name] = want, have
         if changes:
-            ops.append(Operation(MODIFY, account, entry["dn"], changes))
+            ops.append(Operation(MODIFY, account, entry["dn"], changes, before=before))
         locked = LOCKED in _values(entry, "pwdAccountLockedTime")
         if account.state == DEACTIVATED and not locked:
             ops.append(Operation(DEACTIVATE, account, entry["dn"]))

@@ -51,13 +51,20 @@ def unused(usage, now, days):
     return sorted(rows, key=lambda u: (u["last_used"], u["address"]))
 
 
-def spool_warnings(rows, spool_dir, period, sender, admins, days, now):
-    """Write one warning per account for ``period``; return the paths newly written."""
-    os.makedirs(spool_dir, mode=0o750, exist_ok=True)
+def spool_warnings(rows, spool_dir, period, sender, admins, days, now, dry_run=False):
+    """Write one warning per account for ``period``; return the paths newly written.
+
+    With ``dry_run`` (check mode) nothing is written: the paths it would write are returned.
+    """
+    if not dry_run:
+        os.makedirs(spool_dir, mode=0o750, exist_ok=True)
     written = []
     for row in rows:
         path = os.path.join(spool_dir, "%s-%s.eml" % (period, row["uid"]))
         if os.path.exists(path):
+            continue
+        if dry_run:
+            written.append(path)
             continue
         msg = email.message.EmailMessage()
         msg["From"] = sender
