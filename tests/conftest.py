@@ -6,3 +6,14 @@ sys.path.insert(0, os.path.join(ROOT, "module_utils"))
 from registry import pathhook  # noqa: E402
 
 pathhook.install()
+
+# Playbooks run by the tests go through the callback plugin apply_session: give them a
+# lock, an audit trail and a plan directory of their own, never the project's state/.
+if "CITY_STATE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+    _OPERATE = tempfile.mkdtemp(prefix="city-test-operate-")
+    atexit.register(shutil.rmtree, _OPERATE, True)
+    os.environ["CITY_STATE_DIR"] = os.path.join(_OPERATE, "state")
+    os.environ["CITY_PLAN_DIR"] = os.path.join(_OPERATE, "plan")

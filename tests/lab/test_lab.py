@@ -7,6 +7,7 @@ image (a few minutes). Select with ``pytest -m lab tests/lab``.
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from registry_edit import edit as edit_registry
 
 pytestmark = pytest.mark.lab
 
@@ -29,6 +32,7 @@ PORT_OFFSET = int(os.environ.get("LAB_TEST_PORT_OFFSET", "10000"))
 EXTRA_VARS = ["-e", f"lab__name_prefix={PREFIX}", "-e", f"lab__port_offset={PORT_OFFSET}"]
 
 FIRST_RUN_TIMEOUT = 1800  # may build the base image
+SITE_TIMEOUT = 1800  # installs bind9, slapd and gammu in fresh containers
 RUN_TIMEOUT = 600
 PODMAN_TIMEOUT = 120
 
@@ -174,6 +178,92 @@ def test_start_again_changes_nothing():
     for host, counts in hosts.items():
         assert counts["changed"] == 0, f"{host} changed on the second run:\n{result.stdout[-6000:]}"
     assert secrets_fingerprint() == STATE["secrets"], "the secrets file was rewritten"
+
+
+@pytest.fixture(scope="module")
+def operate(tmp_path_factory):
+    """A registry copy to edit, and the run's own lock, trail, plan and mail files."""
+    base = tmp_path_factory.mktemp("operate")
+    shutil.copytree(ROOT / "inventory" / "registry", base / "registry")
+    env = {"CITY_STATE_DIR": str(base / "state"), "CITY_PLAN_DIR": str(base / "plan"), "CITY_OPERATOR": "lab-test"}
+    extra = ["-e", f"registry_dir={base / 'registry'}"]
+    for name in ("handover", "archive", "warnings"):
+        var = {"warnings": "warning_spool"}.get(name, name)
+        extra += ["-e", f"mail_apply__{var}_dir={base / 'mail' / name}"]
+    return {"base": base, "env": env, "extra": extra, "trail": base / "state" / "audit-trail.jsonl",
+            "plan": base / "plan" / "plan.json"}
+
+
+def site(operate, playbook_name, *args, timeout=SITE_TIMEOUT):
+    cmd = [_tool("ansible-playbook"), str(ROOT / "playbooks" / playbook_name), *EXTRA_VARS, *operate["extra"], *args]
+    result = subprocess.run(cmd, cwd=ROOT, env=dict(_env(), **operate["env"]), capture_output=True, text=True,
+                            timeout=timeout, check=False)
+    failures = "\n".join(line[:3000] for line in result.stdout.splitlines() if line.startswith(("fatal:", "failed:")))
+    assert result.returncode == 0, \
+        f"{playbook_name} failed:\n{failures}\n...\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def trail_changes(operate, run_id):
+    records = [json.loads(line) for line in operate["trail"].read_text().splitlines()]
+    return [r for r in records if r["run"] == run_id and r["event"] == "change"], records
+
+
+KEY = ("module", "host", "object", "action")
+
+
+def test_site_applies_the_registry_and_the_plan_after_it_is_empty(operate):
+    applied = site(operate, "site.yml")
+    assert "Audit trail (" in applied.stdout
+    plan = site(operate, "plan.yml", "--check", "--diff")
+    doc = json.loads(operate["plan"].read_text())
+    assert doc["complete"] and doc["empty"], (doc["errors"], doc["changes"][:20], plan.stdout[-4000:])
+    assert "Plan (no changes)" in plan.stdout
+
+
+def test_plan_after_a_registry_edit_lists_exactly_what_the_apply_changes(operate):
+    edited = edit_registry(operate["base"] / "registry")
+    site(operate, "plan.yml", "--check", "--diff")
+    plan = json.loads(operate["plan"].read_text())
+    assert plan["complete"] and not plan["empty"]
+    site(operate, "site.yml")
+    run_id = [json.loads(line) for line in operate["trail"].read_text().splitlines()][-1]["run"]
+    applied, records = trail_changes(operate, run_id)
+    assert sorted(tuple(c[k] for k in KEY) for c in plan["changes"]) == \
+        sorted(tuple(r[k] for k in KEY) for r in applied)
+    by_module = {(r["module"], r["action"]): r for r in applied}
+    assert by_module[("dns_zone", "add")]["object"] == f"{edited['dns']}.bekasikota.go.id. TXT"
+    assert by_module[("mail_accounts", "deactivate")]["object"] == edited["mail"]
+    # The plan (run with --diff) shows the phonebook's changed line; the apply changed that file.
+    phonebook = [r for r in plan["changes"] if r["host"] == "sms1" and "phonebook" in r["object"].lower()]
+    assert phonebook and any("6281829340252" in line for line in phonebook[0]["after"]), phonebook
+    assert any(r["host"] == "sms1" and r["object"] == phonebook[0]["object"] for r in applied)
+    for planned in plan["changes"]:
+        if planned["module"] in ("dns_zone", "mail_accounts"):
+            match = [r for r in applied if tuple(r[k] for k in KEY) == tuple(planned[k] for k in KEY)][0]
+            assert (match["before"], match["after"]) == (planned["before"], planned["after"])
+    start = [r for r in records if r["run"] == run_id and r["event"] == "run-start"][0]
+    assert start["operator"] == "lab-test" and start["playbook"] == "playbooks/site.yml"
+    assert [r["status"] for r in records if r["run"] == run_id and r["event"] == "run-end"] == ["ok"]
+    # The targets' syslog has the summary of this run.
+    logged = podman("exec", container("dns1"), "journalctl", "-t", "city-toolkit", "--no-pager").stdout
+    assert f"run {run_id} by lab-test" in logged and "DNS zone applied: add 1" in logged
+    # No secret of the lab reached the plan or the trail.
+    secrets = _run([_tool("ansible-vault"), "view", str(SECRETS)], RUN_TIMEOUT).stdout
+    written = operate["trail"].read_text() + operate["plan"].read_text()
+    for value in _secret_values(yaml.safe_load(secrets)):
+        assert value not in written, "a lab secret reached the plan or the trail"
+
+
+def _secret_values(data):
+    if isinstance(data, dict):
+        for value in data.values():
+            yield from _secret_values(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _secret_values(value)
+    elif data is not None and len(str(data)) >= 8:  # a 4-digit PIN would match timestamps
+        yield str(data)
 
 
 @pytest.mark.parametrize("host", sorted(LAB_HOSTS))
