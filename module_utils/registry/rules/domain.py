@@ -2,6 +2,7 @@
 import ipaddress
 import re
 
+from ansible.module_utils.registry import renewal
 from ansible.module_utils.registry.context import parse_date
 from ansible.module_utils.registry.findings import WARNING
 from ansible.module_utils.registry.ipam import Pool
@@ -140,19 +141,18 @@ def renewal_window(ctx):
     expires = parse_date(ctx.section(F, "domain").get("expires"))
     if expires is None:
         return
-    policy = ctx.policy.get("domain") or {}
-    window = int(policy.get("renewal_window_days", 35))
-    ahead = int(policy.get("renewal_warning_days", 60))
-    days = (expires - ctx.today).days
+    window, ahead = renewal.policy_days(ctx.policy)
+    status = renewal.renewal_status(expires, ctx.today, window, ahead)
+    days = status["days_left"]
     path = ("domain", "expires")
-    if 0 < days <= ahead:
+    if status["state"] == renewal.WARN:
         yield Problem(F, path, "%s expires in %d days (%s)" % (ctx.main_domain, days, expires),
                       "start the renewal with the registrar (the mayor's approval is needed)")
-    elif -window <= days <= 0:
+    elif status["state"] == renewal.WINDOW:
         yield Problem(F, path, "%s expired on %s: %d of the %d days of the renewal window are "
-                      "left" % (ctx.main_domain, expires, window + days, window),
+                      "left" % (ctx.main_domain, expires, status["window_days_left"], window),
                       "renew it now, then update domain.expires")
-    elif days < -window:
+    elif status["state"] == renewal.OVERDUE:
         yield Problem(F, path, "%s expired on %s and the %d-day renewal window has passed"
                       % (ctx.main_domain, expires, window),
                       "renew with the registrar urgently, then update domain.expires")
