@@ -1,6 +1,10 @@
 # The toolkit's commands. The two a newcomer needs:
-#   make site   install what is needed, bring up the lab, apply the registry to it
+#   make site   install what is needed, bring up the lab, apply the registry to it,
+#               then plan again (nothing left to change) and write the reports
 #   make test   install what is needed, lint, run every test
+# Then, for a registry change:
+#   make plan   what an apply would change (reports/plan.md), nothing changed
+#   make report the reports for auditors and the mayor (reports/index.html)
 SHELL := /bin/bash
 VENV := .venv/bin
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -8,8 +12,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 INVENTORY ?= inventory/lab
 PYTEST_ARGS ?=
+# Where the apply lock, the audit trail and the plan live (callback plugin apply_session).
+STATE_DIR := $(or $(CITY_STATE_DIR),state)
+PLAN_DIR := $(or $(CITY_PLAN_DIR),reports)
+REPORT_DIR := reports
 
-.PHONY: help install validate reference lab lab-stop lab-down site test lint unit bench lab-image molecule
+.PHONY: help install validate reference lab lab-stop lab-down site plan report test lint unit bench lab-image molecule
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -33,9 +41,26 @@ lab-stop: install
 lab-down: install
 	ansible-playbook -i $(INVENTORY) playbooks/lab.yml -e lab__state=absent
 
+# Apply, then plan again (it must say "no changes"), then the reports; each apply
+# takes the lock and appends to the audit trail (docs/operations.md).
 site: install
 	@if [ "$(INVENTORY)" = inventory/lab ]; then ansible-playbook -i $(INVENTORY) playbooks/lab.yml; fi
 	ansible-playbook -i $(INVENTORY) playbooks/site.yml
+	ansible-playbook -i $(INVENTORY) playbooks/plan.yml --check --diff
+	ansible-playbook -i $(INVENTORY) playbooks/report.yml
+	@echo
+	@echo "Plan (what is left to change):  $(PLAN_DIR)/plan.md and plan.json"
+	@echo "Reports:                        $(REPORT_DIR)/index.html (HTML and CSV)"
+	@echo "Audit trail:                    $(STATE_DIR)/audit-trail.jsonl"
+
+# What an apply of the registry would change, as reports/plan.md and plan.json; changes nothing.
+plan: install
+	ansible-playbook -i $(INVENTORY) playbooks/plan.yml --check --diff
+
+# The reports for auditors and the mayor (D6, D9, E10, S7) in reports/ (docs/reports.md).
+# Another year: make report YEAR=2025
+report: install
+	ansible-playbook -i $(INVENTORY) playbooks/report.yml $(if $(YEAR),-e report__year=$(YEAR))
 
 lint: install
 	yamllint --strict .
