@@ -10,6 +10,7 @@ description:
     B(Apply) (a run without C(--check)) takes the control node's apply lock before the first
     play, so a second apply started meanwhile waits up to O(lock_wait) seconds and then stops
     with exit status 75, naming the run that holds the lock (operator, host, pid, playbook).
+    When the lock or the trail cannot be written, the apply stops with exit status 73.
     A lock left by a killed apply is released by the kernel with its process; the description
     it leaves behind tells the next apply, which records that run as C(interrupted).
   - >-
@@ -80,6 +81,7 @@ from ansible.module_utils.registry.operate.trail import (  # noqa: E402
     CHANGE, FAILED, INTERRUPTED, OK, RUN_END, RUN_START, AuditTrail)
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
+EXIT_SETUP = 73  # EX_CANTCREAT: the lock or the trail cannot be written
 CONTROL_HOSTS = ("localhost", "127.0.0.1")
 
 
@@ -100,9 +102,24 @@ class CallbackModule(CallbackBase):
 
     # -- start ---------------------------------------------------------------
     def v2_playbook_on_start(self, playbook):
+        try:
+            self._start(playbook)
+        except Exception as exc:  # noqa: BLE001 - an apply must not run unlocked and unrecorded
+            if self.check:
+                self._display.warning("no plan will be written: %s" % exc)
+                self.run = None
+                return
+            self._display.error("apply refused: the apply lock and audit trail cannot be set up: %s" % exc,
+                                wrap_text=False)
+            sys.exit(EXIT_SETUP)
+
+    def _start(self, playbook):
         self.set_options()
         self.check = bool(context.CLIARGS.get("check"))
-        extra = load_extra_vars(DataLoader())
+        try:
+            extra = load_extra_vars(DataLoader())
+        except Exception:  # noqa: BLE001 - e.g. a vaulted vars file: the default registry is recorded
+            extra = {}
         registry = str(extra.get("registry_dir") or os.path.join(PROJECT, "inventory", "registry"))
         name = os.path.relpath(os.path.abspath(playbook._file_name), PROJECT)
         self.run = run_info.describe(name, context.CLIARGS.get("inventory"), self.check, registry)
@@ -149,7 +166,7 @@ class CallbackModule(CallbackBase):
             return  # a read in check mode inside an apply (the reports' drift) changed nothing
         records = changes.from_result(task.action, result._result, host, task.get_name())
         self.notes.extend(changes.notes_from_result(task.action, result._result))
-        if failed and not result._task_fields.get("ignore_errors"):
+        if failed:
             self.errors.append({"host": host, "task": task.get_name(),
                                 "msg": mask(str(result._result.get("msg", "failed")))[:2000]})
         if self.check:

@@ -215,3 +215,14 @@ def test_a_failed_apply_is_recorded_as_failed(session):
     assert end["event"] == "run-end" and end["status"] == "failed"
     assert end["errors"] and end["errors"][0]["task"] == "Operate | Write the first file"
     assert session["lock"].read_text() == ""
+
+
+def test_an_apply_that_cannot_be_recorded_does_not_start(session):
+    blocker = session["tmp"] / "not-a-directory"
+    blocker.write_text("a file where the state directory should be")
+    result = run(session, CITY_STATE_DIR=str(blocker / "state"))
+    assert result.returncode == 73, result.stdout + result.stderr
+    assert "apply refused: the apply lock and audit trail cannot be set up" in result.stdout + result.stderr
+    assert not (session["tmp"] / "out" / "first.txt").exists(), "nothing ran unrecorded"
+    planned = run(session, "--check", CITY_STATE_DIR=str(blocker / "state"))
+    assert planned.returncode == 0, "a plan needs neither the lock nor the trail"
