@@ -82,6 +82,8 @@ from ansible.module_utils.registry.operate.trail import (  # noqa: E402
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
 EXIT_SETUP = 73  # EX_CANTCREAT: the lock or the trail cannot be written
+# What the plugin says goes to stderr, like Ansible's warnings: stdout stays the stdout
+# callback's alone (a json callback's output must stay one JSON document).
 CONTROL_HOSTS = ("localhost", "127.0.0.1")
 
 
@@ -154,7 +156,7 @@ class CallbackModule(CallbackBase):
 
     def _waiting(self, holder):
         self._display.display("waiting up to %ss for %s to end" % (self.get_option("lock_wait"),
-                                                                   lock.describe(holder)))
+                                                                   lock.describe(holder)), stderr=True)
 
     # -- results -------------------------------------------------------------
     def _result(self, result, failed=False):
@@ -197,12 +199,12 @@ class CallbackModule(CallbackBase):
             paths = plan_doc.write(directory, doc)
             verdict = ("no changes" if doc["empty"] else "%d change(s)" % len(self.records)) + (
                 "; INCOMPLETE, %d task(s) could not be planned" % len(self.errors) if self.errors else "")
-            self._display.display("Plan (%s): %s" % (verdict, " and ".join(paths)))
+            self._display.display("Plan (%s): %s" % (verdict, " and ".join(paths)), stderr=True)
             return
         failed = any(stats.failures.get(h) or stats.dark.get(h) for h in stats.processed)
         self._end(FAILED if failed else OK, errors=self.errors)
         self._display.display("Audit trail (%s, %d change(s) recorded): %s" % (
-            self.run["run"], len(self.records), self.trail.path))
+            self.run["run"], len(self.records), self.trail.path), stderr=True)
 
     def _end(self, status, **fields):
         if self.ended:

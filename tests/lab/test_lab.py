@@ -214,11 +214,11 @@ KEY = ("module", "host", "object", "action")
 
 def test_site_applies_the_registry_and_the_plan_after_it_is_empty(operate):
     applied = site(operate, "site.yml")
-    assert "Audit trail (" in applied.stdout
+    assert "Audit trail (" in applied.stderr
     plan = site(operate, "plan.yml", "--check", "--diff")
     doc = json.loads(operate["plan"].read_text())
     assert doc["complete"] and doc["empty"], (doc["errors"], doc["changes"][:20], plan.stdout[-4000:])
-    assert "Plan (no changes)" in plan.stdout
+    assert "Plan (no changes)" in plan.stderr
 
 
 def test_plan_after_a_registry_edit_lists_exactly_what_the_apply_changes(operate):

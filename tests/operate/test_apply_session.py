@@ -104,7 +104,7 @@ def test_apply_records_every_change_between_its_start_and_its_end(session):
     assert end["status"] == "ok" and end["changes"] == 2
     assert SECRET not in session["trail"].read_text(), "a secret reached the trail"
     assert "password = ********" in first["after"]
-    assert "Audit trail (%s, 2 change(s) recorded)" % start_["run"] in result.stdout
+    assert "Audit trail (%s, 2 change(s) recorded)" % start_["run"] in result.stderr, "said on stderr"
     assert session["lock"].read_text() == "", "a clean end leaves no holder behind"
 
 
