@@ -4,6 +4,8 @@
 #   make test   install what is needed, lint, run every test
 # Then, for a registry change:
 #   make plan   what an apply would change (reports/plan.md), nothing changed
+#   make plan-readonly  the same for the registry's DNS records and mail accounts,
+#               with read-only credentials and the plan vault password only
 #   make report the reports for auditors and the mayor (reports/index.html)
 SHELL := /bin/bash
 VENV := .venv/bin
@@ -17,7 +19,7 @@ STATE_DIR := $(or $(CITY_STATE_DIR),state)
 PLAN_DIR := $(or $(CITY_PLAN_DIR),reports)
 REPORT_DIR := reports
 
-.PHONY: help install validate reference lab lab-stop lab-down site plan report test lint unit bench lab-image molecule
+.PHONY: help install validate reference lab lab-stop lab-down site plan plan-readonly report test lint unit bench lab-image molecule
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -26,7 +28,7 @@ install:
 	@scripts/install-deps.sh
 
 validate: install
-	bin/registry-validate --summary
+	bin/registry-validate --inventory $(INVENTORY) --summary
 
 # The auditors' field reference, generated from the JSON Schemas and city.yml.
 reference: install
@@ -56,6 +58,15 @@ site: install
 # What an apply of the registry would change, as reports/plan.md and plan.json; changes nothing.
 plan: install
 	ansible-playbook -i $(INVENTORY) playbooks/plan.yml --check --diff
+
+# The plan of a merge request, whose code nobody has reviewed yet: the registry's DNS
+# records and mail accounts, read with the transfer-only DNS key and the directory's
+# reader; no server configuration, no blast. Needs only the vault password of the
+# vault id plan (scripts/vault-client): every secret that can change a server stays
+# encrypted, and using one fails (playbooks/plan.yml, examples/ci/README.md).
+plan-readonly: install
+	ansible-playbook -i $(INVENTORY) playbooks/plan.yml --check --diff \
+	  -e city_plan__readonly=true --skip-tags city_server,city_sms_blast
 
 # The reports for auditors and the mayor (D6, D9, E10, S7) in reports/ (docs/reports.md).
 # Another year: make report YEAR=2025

@@ -61,6 +61,7 @@ blast:
   approval:
     by: "%s"
     date: 2026-11-20
+    expires: 2026-11-27T23:00:00+07:00
     signature: |
 %s"""
 
@@ -82,7 +83,11 @@ def make_inputs(tmp, count):
     signature = blast_signature.sign(core.parse(unsigned), key)
     text = BLAST % (ORIGINATOR, json.dumps(TEXT), KETUA,
                     "".join("      %s\n" % line for line in signature.strip().splitlines()))
-    args = {"blast": text, "approval_keys": [{"person": KETUA, "key": public}], "ketua": KETUA,
+    signers = os.path.join(tmp, "allowed_signers")
+    with open(signers, "w", encoding="utf-8") as fh:
+        fh.write(blast_signature.signers_line(KETUA, public) + "\n")
+    os.chmod(signers, 0o644)
+    args = {"blast": text, "allowed_signers": signers,
             "originators": [ORIGINATOR], "phonebook": book, "modems": MODEMS, "max_segments": 3,
             "now": "2026-11-23T08:00:00+07:00"}
     return args
@@ -128,7 +133,7 @@ def check_done(spool, ledger, count, who):
 
 def run_core(args, spool, ledger, check=False):
     start = time.perf_counter()
-    result = core.run(args["blast"], args["approval_keys"], args["ketua"], args["originators"],
+    result = core.run(args["blast"], args["allowed_signers"], args["originators"],
                       args["phonebook"], spool, ledger, args["modems"], args["max_segments"],
                       now=args["now"], check_mode=check)
     return time.perf_counter() - start, result

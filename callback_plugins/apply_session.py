@@ -21,7 +21,8 @@ description:
   - >-
     B(Plan) (C(--check)) takes no lock and writes no trail; the same change records are written
     as a plan, Markdown and JSON, to O(plan_dir). An empty plan says so; tasks that could not
-    be planned are listed as making the plan incomplete.
+    be planned are listed as making the plan incomplete. A read-only plan (extra variable
+    C(city_plan__readonly)) says so at its top, with the parts its skipped tags left out.
   - >-
     Sets C(CITY_RUN_ID), C(CITY_RUN_OPERATOR) and C(CITY_RUN_COMMIT) in the environment of the
     run, for the summaries the playbooks send to the targets' syslog.
@@ -66,6 +67,7 @@ import sys
 
 from ansible import context
 from ansible.parsing.dataloader import DataLoader
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.callback import CallbackBase
 from ansible.utils.vars import load_extra_vars
 
@@ -125,6 +127,11 @@ class CallbackModule(CallbackBase):
         registry = str(extra.get("registry_dir") or os.path.join(PROJECT, "inventory", "registry"))
         name = os.path.relpath(os.path.abspath(playbook._file_name), PROJECT)
         self.run = run_info.describe(name, context.CLIARGS.get("inventory"), self.check, registry)
+        if self.check:
+            # What the plan covers: a read-only plan (playbooks/plan.yml) and the parts
+            # its skipped tags leave out, said at the top of the plan.
+            self.run["readonly"] = boolean(extra.get("city_plan__readonly", False), strict=False)
+            self.run["not_planned"] = plan_doc.not_planned(context.CLIARGS.get("skip_tags"))
         os.environ.update(CITY_RUN_ID=self.run["run"], CITY_RUN_OPERATOR=self.run["operator"],
                           CITY_RUN_COMMIT=self.run["commit"] or "none")
         if self.check:

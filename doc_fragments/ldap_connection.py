@@ -9,7 +9,10 @@ options:
     type: str
     required: true
   bind_dn:
-    description: DN to bind as, the toolkit's service account (C(cn=toolkit,ou=system,<suffix>)).
+    description:
+      - DN to bind as. An apply binds as the toolkit's service account (C(cn=toolkit,ou=system,<suffix>)); a
+        read (check mode, M(mail_inventory)) can bind as the read-only C(cn=reader,ou=system,<suffix>), which
+        reads every account but no password and writes nothing (docs/directory-design.md).
     type: str
     required: true
   bind_password:

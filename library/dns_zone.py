@@ -43,7 +43,11 @@ options:
     type: int
     default: 53
   key_name:
-    description: Name of the TSIG key allowed to transfer and update the zone.
+    description:
+      - Name of the TSIG key the zone is read (AXFR) and updated with.
+      - In check mode the module only reads, so a key allowed to transfer and not to update the zone
+        (the role dns_server's transfer-only key) is enough, and is what the read-only plan and the
+        reports use; an UPDATE signed with it is refused by the server.
     type: str
     required: true
   key_secret:

@@ -40,9 +40,11 @@ options:
     type: path
     required: true
   handover_vault_password:
-    description: ansible-vault password the hand-over files are encrypted with.
+    description:
+      - ansible-vault password the hand-over files are encrypted with.
+      - Required unless in check mode, which writes no hand-over file; a plan binds with the read-only
+        account and holds no secret of the apply (C(make plan-readonly)).
     type: str
-    required: true
   archive_dir:
     description: Where the LDIF archives of deleted accounts are written (E9).
     type: path
@@ -126,6 +128,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.registry.mail import connection
 
 try:
+    from ansible.module_utils.registry.destinations import DestinationError
     from ansible.module_utils.registry.loader import load_file
     from ansible.module_utils.registry.mail import handover
     from ansible.module_utils.registry.mail.desired import desired_accounts, suffix_of
@@ -150,7 +153,7 @@ def main():
             registry_dir=dict(type="path", required=True),
             base=dict(type="str"),
             handover_dir=dict(type="path", required=True),
-            handover_vault_password=dict(type="str", required=True, no_log=True),
+            handover_vault_password=dict(type="str", no_log=True),
             archive_dir=dict(type="path", required=True),
             window=dict(type="int", default=64),
             max_change_ratio=dict(type="float", default=0.1),
@@ -162,6 +165,9 @@ def main():
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3 and PyYAML"), exception=str(IMPORT_ERROR))
     p = module.params
+    if not module.check_mode and not p["handover_vault_password"]:
+        module.fail_json(msg="handover_vault_password is required to apply (new passwords go into hand-over "
+                             "files first); only a check-mode plan runs without it")
     try:
         docs = _registry(p["registry_dir"])
         domain = docs["domain"]["domain"]["name"]
@@ -209,7 +215,7 @@ def main():
                                        "action": op.action, "reason": why} for op, why in failures]
         result["timing"] = {"read": round(read_done - started, 4), "plan": round(planned - read_done, 4),
                             "apply": round(time.perf_counter() - planned, 4)}
-    except DirectoryError as exc:
+    except (DirectoryError, DestinationError) as exc:
         module.fail_json(msg=str(exc), **result)
     if result.get("failures"):
         module.fail_json(msg="%d of %d operations were refused (the others were applied): %s" % (

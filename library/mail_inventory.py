@@ -13,8 +13,8 @@ description:
   - Last use is slapd's C(pwdLastSuccess) (the last successful bind, C(olcLastBind)), else the
     entry's C(createTimestamp) for an account that never logged in; the same reading as
     M(mail_unused), for the inventory report of E10 (C(playbooks/report.yml)).
-  - Never changes anything, in check mode or not; it binds as the toolkit's account, which may
-    read the C(pwd*) attributes.
+  - Never changes anything, in check mode or not; it binds as an account that may read the C(pwd*)
+    attributes, the read-only C(cn=reader) (C(playbooks/report.yml)) or the toolkit's.
 version_added: "1.0.0"
 author:
   - City infrastructure toolkit maintainers

@@ -124,8 +124,11 @@ def main():
         rows = unused(read_usage(directory, p["base"] or "ou=accounts," + suffix_of(domain)), now, days)
     except DirectoryError as exc:
         module.fail_json(msg=str(exc))
-    queued = spool_warnings(rows, p["spool_dir"], now.strftime("%Y-%m"), sender, admins, days, now,
-                            dry_run=module.check_mode)
+    try:
+        queued = spool_warnings(rows, p["spool_dir"], now.strftime("%Y-%m"), sender, admins, days, now,
+                                dry_run=module.check_mode)
+    except ValueError as exc:  # a uid that cannot name a file in the spool
+        module.fail_json(msg=str(exc))
     module.exit_json(changed=bool(queued), queued=queued, days=days, unused=[
         {"address": r["address"], "agency": r["ou"], "last_used": r["last_used"].strftime("%Y-%m-%d")}
         for r in rows])

@@ -38,6 +38,25 @@ options:
     description: Treat warnings (such as the domain renewal window) as errors.
     type: bool
     default: false
+  approval_root:
+    description:
+      - The trust anchor of blast approvals pinned in the inventory (C(sms_approval__root) of
+        C(group_vars/all/sms_approval.yml)) - the Ketua and the OpenSSH public keys that approve
+        blasts (trust version 1, docs/security.md).
+      - The registry's C(sms.yml) C(secretariat.ketua) and C(approval_keys) must match the current
+        trust (this root followed by the valid rotation statements of C(approval-trust.yml)), and
+        blasts are verified against it. Without it the registry is invalid (rule S2-TRUST).
+    type: dict
+    suboptions:
+      ketua:
+        description: Person id of the Ketua.
+        type: str
+        required: true
+      keys:
+        description: OpenSSH public key lines (C(ssh-ed25519 AAAA... comment)).
+        type: list
+        elements: str
+        required: true
 requirements:
   - jsonschema
   - fastjsonschema
@@ -53,11 +72,13 @@ EXAMPLES = r"""
     registry_dir: "{{ registry_dir }}"
     schema_dir: "{{ playbook_dir }}/../schemas"
     display_root: "{{ playbook_dir }}/.."
+    approval_root: "{{ sms_approval__root }}"
 
 - name: Preview the warnings the registry will raise next month
   registry_validate:
     registry_dir: inventory/registry
     schema_dir: schemas
+    approval_root: "{{ sms_approval__root }}"
     today: "2027-02-10"
 """
 
@@ -109,6 +130,10 @@ def main():
             display_root=dict(type="path"),
             today=dict(type="str"),
             fail_on_warnings=dict(type="bool", default=False),
+            approval_root=dict(type="dict", options=dict(
+                ketua=dict(type="str", required=True),
+                keys=dict(type="list", elements="str", required=True, no_log=False),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -122,7 +147,10 @@ def main():
         except ValueError:
             module.fail_json(msg="today must be YYYY-MM-DD, not %r" % module.params["today"])
     result = validate(module.params["registry_dir"], module.params["schema_dir"], today=today,
-                      display_root=module.params["display_root"])
+                      display_root=module.params["display_root"],
+                      approval_root=module.params["approval_root"],
+                      approval_root_source="sms_approval__root (group_vars/all/sms_approval.yml "
+                                           "of the inventory)")
     errors = [f.format() for f in result.errors]
     warnings = [f.format() for f in result.warnings]
     out = dict(changed=False, ok=result.ok, errors=errors, warnings_found=warnings,

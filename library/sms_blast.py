@@ -11,11 +11,20 @@ description:
     given as its text), checks it and writes one gammu-smsd outbox file per recipient,
     spread over the modems in proportion to their rates (docs/sms-design.md).
   - "Refused, with nothing enqueued: a blast whose Ketua's signature (C(ssh-keygen -Y sign
-    -n sms-blast) over its canonical form) does not verify against the Ketua's keys in
-    O(approval_keys) (S2); approved by someone else; from an originator not in
-    O(originators) (S1); of a kind outside S3; naming an unknown group, agency or person,
-    or one without a registered user (S5); whose text needs more than O(max_segments) SMS
-    segments; whose id is in the ledger with another signature."
+    -n sms-blast) over its canonical form) does not verify against the gateway's own
+    O(allowed_signers) file (S2), or approved by someone who is not a principal of it; when
+    that file is missing, not a regular file, or (the module running as root) not owned by
+    root or writable by its group or others; whose approval has no C(expires) or expired
+    (also when it would complete an interrupted run: the message says how many recipients
+    remain unsent); from an originator not in O(originators) (S1); of a kind outside S3;
+    naming an unknown group, agency or person, or one without a registered user (S5); whose
+    text needs more than O(max_segments) SMS segments; whose id is in the ledger with another
+    signature."
+  - "Spent once, wherever sent: O(restore) is the control node's record of a blast it claimed
+    for this gateway before this run (module C(sms_blast_claim)). When the ledger does not hold
+    the blast (a rebuilt gateway), its recorded recipients are inserted as already enqueued and
+    nothing is written; when no record came back and this ledger is not the one the control
+    node knew when it claimed the blast, the blast is refused (it may have gone out already)."
   - "Recipients: the union of the blast's groups, agencies and people, resolved against the
     registered users of the O(phonebook), one message per user and per phone number. The
     set is fixed in the ledger the first time the blast is planned: a re-run completes it,
@@ -33,29 +42,63 @@ author:
 options:
   blast:
     description:
-      - The text of the blast file (YAML), e.g. from C(lookup('file', ..., rstrip=false)).
+      - The text of the blast file (YAML), e.g. from C(lookup('city_registry', 'blasts/<id>.yml', registry_dir=...,
+        raw=true)).
       - It is parsed as the registry validator parses it (dates stay text), so the signed
         canonical form is the same.
     type: str
     required: true
-  approval_keys:
-    description: The C(approval_keys) of C(sms.yml); only the Ketua's keys count.
-    type: list
-    elements: dict
-    required: true
+  allowed_signers:
+    description:
+      - The gateway's trust anchor - an C(ssh-keygen) C(allowed_signers) file with the current Ketua's keys
+        (principal the Ketua's person id, C(namespaces="sms-blast")), installed root-owned by the role
+        C(sms_gateway) from the inventory's pin and the registry's rotation statements.
+      - The blast is verified with C(ssh-keygen -Y verify -f <this file> -I <approval.by> -n sms-blast);
+        the registry's keys play no part here.
+    type: path
+    default: /etc/sms-center/allowed_signers
+  restore:
+    description:
+      - The control node's record of the blast, given when it had claimed the blast for this gateway
+        before this run (the result's C(restore) of C(sms_blast_claim)); omitted for a blast claimed now.
+    type: dict
     suboptions:
-      person:
-        description: Person id of the key's holder.
+      claimed_at:
+        description: When the control node claimed the blast (UTC).
         type: str
-        required: true
-      key:
-        description: OpenSSH public key (C(ssh-ed25519 AAAA... comment)).
+      ledger_id:
+        description: The id of this gateway's ledger as the control node knew it when it claimed the blast.
         type: str
-        required: true
-  ketua:
-    description: Person id of the Ketua (C(sms.yml) C(secretariat.ketua)); C(approval.by) must be this person.
-    type: str
-    required: true
+      recorded_at:
+        description: When the recorded pairs came back to the control node.
+        type: str
+      planned_at:
+        description: When the gateway planned the blast (UTC), as recorded.
+        type: str
+      pairs:
+        description: The pairs recorded on the control node, each already enqueued.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          user_id:
+            description: The recipient's user id.
+            type: str
+            required: true
+          phone_id:
+            description: The modem it went through.
+            type: str
+            required: true
+          file:
+            description: The outbox file name (it holds the number).
+            type: str
+            required: true
+          planned_at:
+            description: When it was planned.
+            type: str
+          enqueued_at:
+            description: When it was enqueued.
+            type: str
   originators:
     description: Person ids allowed to originate a blast (C(sms.yml) C(originators[].person), S1).
     type: list
@@ -96,7 +139,8 @@ options:
   now:
     description:
       - The current time (ISO 8601; without an offset it is UTC), for tests; default the clock.
-      - Decides whether C(send_after) has passed and is the time recorded in the ledger and in the file names.
+      - Decides whether C(send_after) has passed and C(approval.expires) has not, and is the time recorded in the
+        ledger and in the file names.
     type: str
 requirements:
   - PyYAML on the gateway (Debian C(python3-yaml))
@@ -111,11 +155,9 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Enqueue blast 2026-11-001 on the gateway
+- name: Enqueue blast 2026-12-004 on the gateway
   sms_blast:
-    blast: "{{ lookup('ansible.builtin.file', 'inventory/registry/blasts/2026-11-001.yml', rstrip=false) }}"
-    approval_keys: "{{ sms.approval_keys }}"
-    ketua: "{{ sms.secretariat.ketua }}"
+    blast: "{{ lookup('city_registry', 'blasts/2026-12-004.yml', registry_dir=registry_dir, raw=true) }}"
     originators: "{{ sms.originators | map(attribute='person') | list }}"
     modems:
       - {phone_id: modem1, rate_per_minute: 10}
@@ -124,9 +166,8 @@ EXAMPLES = r"""
 
 - name: Show the recipients, segments and time without enqueueing
   sms_blast:
-    blast: "{{ lookup('ansible.builtin.file', 'inventory/registry/blasts/2026-11-001.yml', rstrip=false) }}"
-    approval_keys: "{{ sms.approval_keys }}"
-    ketua: "{{ sms.secretariat.ketua }}"
+    blast: "{{ lookup('city_registry', 'blasts/2026-12-004.yml', registry_dir=registry_dir, raw=true) }}"
+    allowed_signers: /etc/sms-center/allowed_signers
     originators: "{{ sms.originators | map(attribute='person') | list }}"
     modems: [{phone_id: modem1}]
   check_mode: true
@@ -202,6 +243,37 @@ recovered:
   description: Pairs left unmarked by an interrupted run whose file was found in the spool (marked now, not written again).
   returned: success
   type: int
+restored:
+  description: Pairs inserted from the control node's record into a ledger that had lost the blast (nothing written).
+  returned: success
+  type: int
+planned:
+  description: Whether the ledger holds the blast's plan after this run (false - nothing of it was planned here).
+  returned: always
+  type: bool
+ledger_id:
+  description: The id of this gateway's ledger (null while there is none).
+  returned: success
+  type: str
+signature_sha256:
+  description: SHA-256 of the blast's armoured signature, as both ledgers name the approval.
+  returned: success
+  type: str
+expires:
+  description: The approval's C(expires).
+  returned: when set
+  type: str
+pairs:
+  description: Every pair of the blast as the ledger holds it after this run, for the control node's record.
+  returned: when not in check mode and not scheduled
+  type: list
+  elements: dict
+  sample:
+    - user_id: yusuf.hermawan
+      phone_id: modem1
+      file: OUTC20261123_010000_00_+628153774146_b2026-11-001-uyusuf.hermawan.txt
+      planned_at: "2026-11-23T01:00:00+00:00"
+      enqueued_at: "2026-11-23T01:00:00+00:00"
 already_enqueued:
   description: Pairs the ledger had marked enqueued before this run.
   returned: success
@@ -241,11 +313,20 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             blast=dict(type="str", required=True),
-            approval_keys=dict(type="list", elements="dict", required=True, options=dict(
-                person=dict(type="str", required=True),
-                key=dict(type="str", required=True, no_log=False),
+            allowed_signers=dict(type="path", default="/etc/sms-center/allowed_signers"),
+            restore=dict(type="dict", options=dict(
+                claimed_at=dict(type="str"),
+                ledger_id=dict(type="str"),
+                recorded_at=dict(type="str"),
+                planned_at=dict(type="str"),
+                pairs=dict(type="list", elements="dict", default=[], options=dict(
+                    user_id=dict(type="str", required=True),
+                    phone_id=dict(type="str", required=True),
+                    file=dict(type="str", required=True),
+                    planned_at=dict(type="str"),
+                    enqueued_at=dict(type="str"),
+                )),
             )),
-            ketua=dict(type="str", required=True),
             originators=dict(type="list", elements="str", required=True),
             phonebook=dict(type="path", default="/var/lib/sms-center/phonebook.json"),
             spool_dir=dict(type="path", default="/var/spool/sms-center"),
@@ -263,9 +344,9 @@ def main():
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(IMPORT_ERROR))
     p = module.params
     try:
-        result = run(p["blast"], p["approval_keys"], p["ketua"], p["originators"], p["phonebook"],
+        result = run(p["blast"], p["allowed_signers"], p["originators"], p["phonebook"],
                      p["spool_dir"], p["ledger"], p["modems"], p["max_segments"], now=p["now"],
-                     check_mode=module.check_mode, diff=module._diff)
+                     check_mode=module.check_mode, diff=module._diff, restore=p["restore"])
     except BlastError as exc:
         module.fail_json(msg=str(exc), **exc.result)
     for notice in result.get("notices") or []:

@@ -444,15 +444,18 @@ def write_atomic(path, data, mode):
         raise
 
 
-def _validate(registry_dir, schema_dir, today=None):
+def _validate(registry_dir, schema_dir, today=None, approval_root=None):
     """The registry validation (a seam for tests)."""
     from ansible.module_utils.registry.validate import validate
-    return validate(registry_dir, schema_dir, today=today)
+    return validate(registry_dir, schema_dir, today=today, approval_root=approval_root)
 
 
 def allocate(registry_dir, subdomain, schema_dir, pool=None, family="4", count=1, name="@",
-             add=False, dry_run=False, today=None):
+             add=False, dry_run=False, today=None, approval_root=None):
     """Allocate, record and validate; returns an :class:`Outcome`.
+
+    ``approval_root`` is the inventory's pin of who approves blasts, which the whole
+    registry is validated against (bin/registry-validate --inventory).
 
     Raises an :class:`AllocationError` (its ``exit_code`` says which) when nothing was
     allocated; the registry is then as it was.
@@ -477,7 +480,8 @@ def allocate(registry_dir, subdomain, schema_dir, pool=None, family="4", count=1
         mode = stat.S_IMODE(os.stat(path).st_mode)
         write_atomic(path, new_text.encode("utf-8"), mode)
         try:
-            result = _validate(registry_dir, schema_dir, today=today)
+            result = _validate(registry_dir, schema_dir, today=today,
+                               approval_root=approval_root)
         except BaseException:
             write_atomic(path, old, mode)
             raise

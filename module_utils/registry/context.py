@@ -16,11 +16,21 @@ def _entries(data, key):
             yield index, item
 
 
+ARCHIVE_PREFIX = "blasts/archive/"
+
+
 class Context:
-    def __init__(self, files, today=None):
+    def __init__(self, files, today=None, approval_root=None, approval_root_source=None,
+                 now=None):
         # relname -> RegistryFile (only files that parsed)
         self.files = files
+        self._today_given = today is not None
         self.today = today or datetime.date.today()
+        # The inventory's trust anchor of blast approvals (sms_approval__root), and where it
+        # was read, for the messages; None: not pinned (an error of rule S2-TRUST).
+        self.approval_root = approval_root
+        self.approval_root_source = approval_root_source or "sms_approval__root"
+        self._now = now
 
     def data(self, relname):
         loaded = self.files.get(relname)
@@ -42,7 +52,48 @@ class Context:
 
     @property
     def blast_files(self):
+        """Every blast file, those to be sent and the archived records."""
         return [name for name in self.files if name.startswith("blasts/")]
+
+    @property
+    def active_blast_files(self):
+        """blasts/<id>.yml: the blasts that may still be sent."""
+        return [name for name in self.blast_files if not name.startswith(ARCHIVE_PREFIX)]
+
+    @property
+    def archived_blast_files(self):
+        """blasts/archive/<id>.yml: records of blasts never to be sent (again)."""
+        return [name for name in self.blast_files if name.startswith(ARCHIVE_PREFIX)]
+
+    @cached_property
+    def timezone(self):
+        """The city's time zone (``city.timezone``); UTC when it is unknown here."""
+        name = self.section("city.yml", "city").get("timezone")
+        try:
+            import zoneinfo
+            return zoneinfo.ZoneInfo(name) if isinstance(name, str) else datetime.timezone.utc
+        except (ImportError, ValueError, KeyError):  # an unknown zone (a KeyError): UTC
+            return datetime.timezone.utc
+
+    @cached_property
+    def now(self):
+        """The moment deadlines are checked at: the clock, or the first moment of ``today``
+        in the city's time zone when a date was given."""
+        if self._now is not None:
+            return self._now
+        if not self._today_given:
+            return datetime.datetime.now(datetime.timezone.utc)
+        return datetime.datetime.combine(self.today, datetime.time(0, 0), self.timezone)
+
+    @cached_property
+    def approval_trust(self):
+        """(Trust, None) from the inventory's root and approval-trust.yml, or (None, why)."""
+        from ansible.module_utils.registry.sms import trust
+        try:
+            return trust.current(self.approval_root, trust.statements_of(
+                self.data(trust.TRUST_FILE))), None
+        except trust.TrustError as exc:
+            return None, str(exc)
 
     # Indexes built once and shared by every rule.
     @cached_property

@@ -127,15 +127,46 @@ def load_file(path, display=None):
     return RegistryFile(path, display, data, node, text, loader.duplicate_keys)
 
 
+BLAST_DIR = "blasts"
+ARCHIVE_DIR = "blasts/archive"
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
 def registry_files(registry_dir):
-    """The registry's YAML files, relative names first-level then blasts, sorted."""
+    """The registry's YAML files, relative names: first level, then one level of
+    subdirectories, and blasts/archive/ (the record of blasts no longer to be sent)."""
     names = []
     for entry in sorted(os.listdir(registry_dir)):
         full = os.path.join(registry_dir, entry)
-        if entry.endswith((".yml", ".yaml")) and os.path.isfile(full):
+        if entry.endswith(YAML_SUFFIXES) and os.path.isfile(full):
             names.append(entry)
         elif os.path.isdir(full):
             for sub in sorted(os.listdir(full)):
-                if sub.endswith((".yml", ".yaml")):
+                if sub.endswith(YAML_SUFFIXES) and os.path.isfile(os.path.join(full, sub)):
                     names.append(entry + "/" + sub)
+    archive = os.path.join(registry_dir, ARCHIVE_DIR)
+    if os.path.isdir(archive) and not os.path.islink(archive):
+        for sub in sorted(os.listdir(archive)):
+            if sub.endswith(YAML_SUFFIXES) and os.path.isfile(os.path.join(archive, sub)):
+                names.append(ARCHIVE_DIR + "/" + sub)
     return names
+
+
+def unexpected_blast_entries(registry_dir):
+    """Relative names under blasts/ that are neither a blast file nor blasts/archive/ (a
+    subdirectory, a file of another kind): never skipped in silence, since a blast put
+    where the validator does not look would still be a file someone may try to send."""
+    out = []
+    for directory in (BLAST_DIR, ARCHIVE_DIR):
+        full = os.path.join(registry_dir, directory)
+        if not os.path.isdir(full):
+            continue
+        for entry in sorted(os.listdir(full)):
+            path = os.path.join(full, entry)
+            relname = directory + "/" + entry
+            if relname == ARCHIVE_DIR and os.path.isdir(path) and not os.path.islink(path):
+                continue
+            if entry.endswith(YAML_SUFFIXES) and os.path.isfile(path):
+                continue
+            out.append(relname + ("/" if os.path.isdir(path) else ""))
+    return out

@@ -20,6 +20,7 @@ FILES = (
     ("mail", "mail.yml"),
     ("sms", "sms.yml"),
     ("sms-users", "sms-users.yml"),
+    ("approval-trust", "approval-trust.yml"),
     ("blast", "blasts/*.yml"),
 )
 

@@ -16,5 +16,6 @@ def summarise(ctx):
         "sms_users": count("sms-users.yml", "users", "status"),
         "sms_groups": len(ctx.groups),
         "sms_modems": sum(len(g.get("modems") or []) for _, g in ctx.entries("sms.yml", "gateways")),
-        "blasts": len(ctx.blast_files),
+        "blasts": len(ctx.active_blast_files),
+        "archived_blasts": len(ctx.archived_blast_files),
     }

@@ -7,10 +7,11 @@ import os
 
 # Importing the rule modules registers their rules.
 from ansible.module_utils.registry.rules import common, domain, mail, sms  # noqa: F401
-from ansible.module_utils.registry import secrets_scan
+from ansible.module_utils.registry import secrets_scan, template_scan
 from ansible.module_utils.registry.context import Context
 from ansible.module_utils.registry.findings import BUILTIN_ARTICLES, ERROR, Finding
-from ansible.module_utils.registry.loader import LoadError, load_file, registry_files
+from ansible.module_utils.registry.loader import (LoadError, load_file, registry_files,
+                                                 unexpected_blast_entries)
 from ansible.module_utils.registry.rules.base import RULES, run_rules
 from ansible.module_utils.registry.schema import SCHEMA_BY_FILE, SchemaSet, schema_name_for
 
@@ -35,8 +36,14 @@ class Result:
         return not self.errors
 
 
-def validate(registry_dir, schema_dir, today=None, display_root=None):
-    """Validate the registry in ``registry_dir`` against the schemas in ``schema_dir``."""
+def validate(registry_dir, schema_dir, today=None, display_root=None, approval_root=None,
+             approval_root_source=None, now=None):
+    """Validate the registry in ``registry_dir`` against the schemas in ``schema_dir``.
+
+    ``approval_root`` is the inventory's trust anchor of blast approvals
+    (``sms_approval__root``: ketua and keys), read from ``approval_root_source`` (for the
+    messages); without it, rule S2-TRUST fails the registry.
+    """
     display_root = display_root if display_root is not None else os.getcwd()
     schemas = SchemaSet(schema_dir)
     findings = []
@@ -54,13 +61,22 @@ def validate(registry_dir, schema_dir, today=None, display_root=None):
             continue
         files[relname] = loaded
         findings.extend(_file_findings(loaded, relname, schemas))
+    for relname in (unexpected_blast_entries(registry_dir) if os.path.isdir(registry_dir) else []):
+        display = os.path.relpath(os.path.join(registry_dir, relname), display_root) \
+            if display_root else os.path.join(registry_dir, relname)
+        findings.append(Finding(ERROR, "REG-UNKNOWN-FILE", "REG", display, (),
+                                "%s is neither a blast file (blasts/<id>.yml) nor the archive "
+                                "(blasts/archive/<id>.yml)" % relname,
+                                "move a blast to blasts/<id>.yml or blasts/archive/<id>.yml; "
+                                "remove anything else", line=1, column=1))
     for relname in REQUIRED_FILES:
         if relname not in names:
             findings.append(Finding(ERROR, "REG-MISSING", "REG", os.path.normpath(os.path.join(
                 os.path.relpath(registry_dir, display_root) if display_root else registry_dir,
                 relname)), (), "registry file %s is missing" % relname,
                 "create it (see docs/registry-format.md)", line=1, column=1))
-    ctx = Context(files, today=today)
+    ctx = Context(files, today=today, approval_root=approval_root,
+                  approval_root_source=approval_root_source, now=now)
     findings.extend(run_rules(ctx))
     _place(findings, files, ctx)
     return Result(_dedupe(findings), ctx)
@@ -68,6 +84,7 @@ def validate(registry_dir, schema_dir, today=None, display_root=None):
 
 def _file_findings(loaded, relname, schemas):
     out = secrets_scan.scan(loaded.text, loaded.display)
+    out.extend(template_scan.scan(loaded))
     for key, mark in loaded.duplicate_keys:
         out.append(Finding(ERROR, "REG-DUPLICATE-KEY", "REG", loaded.display, (),
                            "key '%s' appears twice in the same mapping; YAML keeps only the "

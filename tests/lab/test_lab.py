@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from registry_edit import edit as edit_registry
+from registry_poison import fired, plant
 
 pytestmark = pytest.mark.lab
 
@@ -166,9 +167,33 @@ def test_start():
 
 
 def test_secrets_file_is_vault_encrypted():
+    """Each value on its own, with the vault id plan or apply (scripts/vault-file-check)."""
     assert SECRETS.exists()
-    assert SECRETS.read_text().startswith("$ANSIBLE_VAULT")
+    check = _run([str(ROOT / "scripts" / "vault-file-check"), str(SECRETS)], RUN_TIMEOUT)
+    assert check.returncode == 0, check.stderr
     assert SECRETS.stat().st_mode & 0o077 == 0
+    assert {"vault_dns_transfer_secret", "vault_ldap_reader_password"} <= set(_lab_vault_values())
+
+
+def _lab_vault_values():
+    """The lab vault's values, decrypted with the two lab passwords of scripts/vault-client."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
+    passwords = []
+    for vault_id in ("plan", "apply"):
+        client = _run([str(ROOT / "scripts" / "vault-client"), "--vault-id", vault_id], RUN_TIMEOUT)
+        assert client.returncode == 0, client.stderr
+        passwords.append((vault_id, VaultSecret(client.stdout.strip().encode())))
+    lib = VaultLib(passwords)
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return lib.decrypt(value.encode()).decode()
+    return plain(yaml.load(SECRETS.read_text(), Loader=Loader))  # noqa: S506
 
 
 def test_start_again_changes_nothing():
@@ -249,9 +274,8 @@ def test_plan_after_a_registry_edit_lists_exactly_what_the_apply_changes(operate
     logged = podman("exec", container("dns1"), "journalctl", "-t", "city-toolkit", "--no-pager").stdout
     assert f"run {run_id} by lab-test" in logged and "DNS zone applied: add 1" in logged
     # No secret of the lab reached the plan or the trail.
-    secrets = _run([_tool("ansible-vault"), "view", str(SECRETS)], RUN_TIMEOUT).stdout
     written = operate["trail"].read_text() + operate["plan"].read_text()
-    for value in _secret_values(yaml.safe_load(secrets)):
+    for value in _secret_values(_lab_vault_values()):
         assert value not in written, "a lab secret reached the plan or the trail"
 
 
@@ -264,6 +288,54 @@ def _secret_values(data):
             yield from _secret_values(value)
     elif data is not None and len(str(data)) >= 8:  # a 4-digit PIN would match timestamps
         yield str(data)
+
+
+# Validation bypassed: the test plays an attacker whose merge request is planned (or,
+# after a careless review, applied) with a registry the validator would refuse.
+BYPASS = ["-e", json.dumps({"registry_validation": {"ok": True, "summary": {}, "errors": [], "warnings": []}})]
+
+
+def _run_poisoned(operate, registry, playbook_name, *args):
+    cmd = [_tool("ansible-playbook"), str(ROOT / "playbooks" / playbook_name), *EXTRA_VARS, *operate["extra"],
+           "-e", f"registry_dir={registry}", *BYPASS, *args]
+    env = dict(_env(), **operate["env"], CITY_STATE_DIR=str(registry.parent / "state"),
+               CITY_PLAN_DIR=str(registry.parent / "plan"))
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SITE_TIMEOUT,
+                          check=False)
+
+
+def test_planted_lookups_never_run(operate, tmp_path):
+    """A lookup planted in every registry file runs nowhere: not in the plan of a merge
+    request, not in an apply, not in the reports, not in a blast (docs/security.md)."""
+    canary = tmp_path / "canary"
+    free_text = tmp_path / "free-text" / "registry"
+    shutil.copytree(operate["base"] / "registry", free_text)
+    # A blast to send (not archived), so that blast.yml reads and checks one.
+    archived = (free_text / "blasts" / "archive" / "2026-11-001.yml").read_text()
+    (free_text / "blasts" / "2026-12-900.yml").write_text(archived.replace("2026-11-001", "2026-12-900"))
+    assert len(plant(free_text, canary)) >= 8  # every file of the registry, blasts included
+    everything = tmp_path / "everything" / "registry"
+    shutil.copytree(operate["base"] / "registry", everything)
+    plant(everything, canary, everything=True)
+
+    # Free text poisoned: every play runs to its end, so every value reaches its destination.
+    checked = _run_poisoned(operate, free_text, "site.yml", "--check", "--diff")
+    assert fired(canary) == [], checked.stdout[-3000:]
+    hosts = recap(checked)
+    assert {"dns1", "ldap1", "sms1"} <= set(hosts), checked.stdout[-3000:]
+    assert all(hosts[h]["unreachable"] == 0 for h in hosts), hosts
+    reported = _run_poisoned(operate, free_text, "report.yml")
+    assert fired(canary) == [], reported.stdout[-3000:]
+    assert reported.returncode == 0, reported.stdout[-3000:]
+    blasted = _run_poisoned(operate, free_text, "blast.yml")
+    assert fired(canary) == [], blasted.stdout[-3000:]
+    # Identifiers poisoned too: plays fail early, but nothing is evaluated on the way.
+    planned = _run_poisoned(operate, everything, "plan.yml", "--check", "--diff")
+    assert fired(canary) == [], planned.stdout[-3000:]
+    # The poisoned values went all the way as text (the mail plan's display names, the
+    # refused blast's text): the test exercised the paths it claims to.
+    assert "lookup('ansible.builtin.pipe'" in checked.stdout
+    assert "2026-12-900" in blasted.stdout
 
 
 @pytest.mark.parametrize("host", sorted(LAB_HOSTS))

@@ -14,9 +14,12 @@ import pytest
 from ansible.module_utils.registry import allocate as alloc
 from ansible.module_utils.registry.findings import ERROR, Finding
 from ansible.module_utils.registry.loader import load_file
+from ansible.module_utils.registry.sms import trust
 from ansible.module_utils.registry.validate import validate
-from paths import ROOT, SCHEMAS
+from paths import LAB_INVENTORY, ROOT, SCHEMAS
 from mutate import Edit
+
+LAB_ROOT = trust.load_root(LAB_INVENTORY)
 
 COMMAND = os.path.join(ROOT, "bin", "dns-allocate")
 DECREE = "Keputusan Wali Kota Bekasi Nomor 500.05/Kep.88-Diskominfostandi/II/2025"
@@ -42,6 +45,7 @@ def add_subdomain(registry, name, records="    records: []\n"):
 
 
 def run_allocate(registry, subdomain, **kwargs):
+    kwargs.setdefault("approval_root", LAB_ROOT)
     return alloc.allocate(str(registry), subdomain, SCHEMAS, **kwargs)
 
 
@@ -116,7 +120,7 @@ def diff_ops(before, after):
 
 
 def assert_valid(registry):
-    result = validate(str(registry), SCHEMAS)
+    result = validate(str(registry), SCHEMAS, approval_root=LAB_ROOT)
     assert result.ok, "\n".join(f.format() for f in result.errors)
 
 
@@ -352,7 +356,7 @@ def test_restored_when_the_registry_is_invalid_after_the_edit(registry, monkeypa
 
     seen = []
 
-    def failing(registry_dir, schema_dir, today=None):
+    def failing(registry_dir, schema_dir, today=None, approval_root=None):
         seen.append(read_bytes(registry))  # the edit is on disk while validating
         return Failed()
 

@@ -4,16 +4,21 @@ Each case edits a copy of the example registry as text (so line numbers are thos
 person sees), validates it, and expects a finding of the named rule at the line of
 the edit, with the article that city.yml gives for the rule's requirement.
 """
+import datetime
 import os
 import re
 
 import pytest
 import yaml
 
+from ansible.module_utils.registry import blast_signature
 from ansible.module_utils.registry.findings import BUILTIN_ARTICLES
+from ansible.module_utils.registry.sms import trust
 from ansible.module_utils.registry.validate import validate
-from paths import EXAMPLE, SCHEMAS
+from paths import EXAMPLE, LAB_INVENTORY, SCHEMAS
 from mutate import Edit, line_of
+
+LAB_ROOT = trust.load_root(LAB_INVENTORY)
 
 CASE_KEYS = ("edits", "rule", "file", "needle", "nth")
 
@@ -29,7 +34,69 @@ DINKES_HEAD = "  - name: dinkes\n    owner: DINKES\n"
 DINKES_DECREE = ("    kind: agency\n    decree: Keputusan Wali Kota Bekasi Nomor "
                  "500.05/Kep.215-Diskominfostandi/V/2023\n    status: active\n"
                  "    officer: \"199207112021102003\"")
-BLAST = "blasts/2026-11-001.yml"
+BLAST = "blasts/2026-12-101.yml"  # the blast to send of the signed registry (conftest.py)
+KETUA = "198108022010041003"
+UNPINNED_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbB "
+                "added-by-a-merge-request")
+with open(os.path.join(EXAMPLE, "blasts", "archive", "2026-11-001.yml"), encoding="utf-8") as _fh:
+    ARCHIVED = _fh.read()
+
+
+class ReEdit(Edit):
+    """Replace the first match of the regular expression ``old`` by ``new(match, text)``: a
+    line of the blast whose value depends on the day the signed registry was made."""
+
+    def apply(self, registry):
+        path = os.path.join(registry, self.file)
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        match = re.search(self.old, text, re.MULTILINE)
+        assert match, "edit target %r not in %s" % (self.old, self.file)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text[:match.start()] + self.new(match, text) + text[match.end():])
+
+
+APPROVED = re.compile(r"^    date: ([0-9-]{10})$", re.MULTILINE)
+
+
+def shifted(indent, field, days):
+    """``new`` of a ReEdit: ``field`` at noon (city time), ``days`` after the approval date."""
+    def new(_match, text):
+        day = datetime.date.fromisoformat(APPROVED.search(text).group(1))
+        return "%s%s: %sT12:00:00+07:00" % (indent, field, (day + datetime.timedelta(days=days)).isoformat())
+    return new
+
+
+class ForgedStatement(Edit):
+    """approval-trust.yml with one rotation statement signed by a key the trust does not hold."""
+
+    needs_approval = True
+
+    def __init__(self, signer="other"):
+        super().__init__(trust.TRUST_FILE, None, None, create=True)
+        self.signer = signer
+
+    def apply(self, registry, approval=None):
+        current = trust.current(approval.root)
+        statement = trust.new_statement(current, KETUA, [approval.successor.public], "2026-12-01",
+                                        "Kunci baru Ketua")
+        statement["signature"] = blast_signature.sign_bytes(
+            trust.statement_content(statement), getattr(approval, self.signer).private,
+            trust.NAMESPACE)
+        write_statements(registry, [statement])
+
+
+def write_statements(registry, statements):
+    import json
+    lines = ["---", "statements:"]
+    for st in statements:
+        lines += ["  - version: %d" % st["version"], "    ketua: %s" % json.dumps(st["ketua"]),
+                  "    keys:"] + ["      - %s" % json.dumps(k) for k in st["keys"]] + [
+                  "    date: %s" % st["date"], "    reason: %s" % json.dumps(st["reason"]),
+                  "    previous: %s" % st["previous"], "    signature: |"] + [
+                  "      " + line for line in st["signature"].strip().splitlines()]
+    with open(os.path.join(str(registry), trust.TRUST_FILE), "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 CASES = [
     # --- the file format
@@ -58,6 +125,24 @@ CASES = [
          "REG-TYPE", "people.yml", None),
     case("unknown-file", Edit("extras.yml", None, "---\nfoo: bar\n", create=True),
          "REG-UNKNOWN-FILE", "extras.yml", None),
+    # --- the registry is data: no template marker in any string (docs/security.md)
+    case("template-in-value", Edit("sms.yml", "description: Staf Ahli Wali Kota",
+                                   "description: \"{{ lookup('pipe', 'id') }}\""),
+         "REG-TEMPLATE", "sms.yml", "lookup('pipe'"),
+    case("template-statement", Edit("agencies.yml", "  - code: DINKES\n",
+                                    "  - code: DINKES\n    note: \"{% for x in y %}{% endfor %}\"\n"),
+         "REG-TEMPLATE", "agencies.yml", "{% for x"),
+    case("template-comment-marker", Edit("agencies.yml", "  - code: DINKES\n",
+                                         "  - code: DINKES\n    note: '{# hidden #}'\n"),
+         "REG-TEMPLATE", "agencies.yml", "{# hidden"),
+    case("template-spelled-with-escapes", Edit("sms.yml", "description: Staf Ahli Wali Kota",
+                                               "description: \"\\x7b{ lookup('pipe', 'id') }}\""),
+         "REG-TEMPLATE", "sms.yml", "x7b{ lookup"),
+    case("template-across-an-escaped-line-break", Edit(
+        "sms.yml", "description: Staf Ahli Wali Kota", "description: \"{\\\n      { 7 * 7 }}\""),
+         "REG-TEMPLATE", "sms.yml", "description: \"{\\"),
+    case("template-in-a-key", Edit("domain.yml", DINKES_HEAD, DINKES_HEAD + "    \"{{ x }}\": 1\n"),
+         "REG-TEMPLATE", "domain.yml", "\"{{ x }}\": 1"),
     case("not-utf8", Edit("sms.yml", None, b"---\n# Surat \xe9dar\n", create=True),
          "REG-YAML", "sms.yml", None),
     # --- unique keys
@@ -190,8 +275,36 @@ CASES = [
          "S5-RECIPIENTS", BLAST, "groups: [kepala-pd, rt-rw]"),
     case("gsm-too-many-segments", Edit(BLAST, "Terima kasih.", "Terima kasih \U0001F64F."),
          "GSM-SEGMENTS", BLAST, "text: >-"),
-    case("blast-id-not-file-name", Edit(BLAST, 'id: "2026-11-001"', 'id: "2026-11-002"'),
-         "REG-BLAST-ID", BLAST, 'id: "2026-11-002"'),
+    case("blast-id-not-file-name", Edit(BLAST, 'id: "2026-12-101"', 'id: "2026-12-102"'),
+         "REG-BLAST-ID", BLAST, 'id: "2026-12-102"'),
+    # --- who approves (S2): the inventory's pin, not the registry
+    case("s2-key-added-to-the-registry", Edit("sms.yml", "approval_keys:\n", 'approval_keys:\n  - person: "%s"\n'
+                                                "    key: \"%s\"\n" % (KETUA, UNPINNED_KEY)),
+         "S2-KEYS", "sms.yml", "added-by-a-merge-request"),
+    case("s2-ketua-changed-in-the-registry", Edit("sms.yml", 'ketua: "198108022010041003"',
+                                                  'ketua: "197204151998122003"'),
+         "S2-KETUA", "sms.yml", 'ketua: "197204151998122003"'),
+    case("s2-forged-rotation-statement", ForgedStatement(),
+         "S2-TRUST", trust.TRUST_FILE, "signature: |"),
+    # --- expiry (S2)
+    case("s2-no-expiry", ReEdit(BLAST, r"^    expires: .*\n", lambda _m, _t: ""),
+         "S2-EXPIRY", BLAST, "  approval:"),
+    case("s2-expiry-too-late", ReEdit(BLAST, r"^    expires: .*$", shifted("    ", "expires", 9)),
+         "S2-EXPIRY", BLAST, "    expires:"),
+    case("s2-expiry-before-approval", ReEdit(BLAST, r"^    expires: .*$", shifted("    ", "expires", -1)),
+         "S2-EXPIRY", BLAST, "    expires:"),
+    case("s2-send-after-the-expiry", ReEdit(BLAST, r"^  send_after: .*$", shifted("  ", "send_after", 5)),
+         "S2-EXPIRY", BLAST, "  send_after:"),
+    case("s8-blast-gateway-unknown", Edit(BLAST, "  approval:\n", "  gateway: sms9\n  approval:\n"),
+         "S8-GATEWAY", BLAST, "gateway: sms9"),
+    # --- what blasts/ may hold
+    case("blast-in-another-folder", Edit("blasts/old/2026-01-001.yml", None, ARCHIVED, create=True),
+         "REG-UNKNOWN-FILE", "blasts/old", None),
+    case("not-yaml-in-blasts", Edit("blasts/2026-01-002.txt", None, "blast\n", create=True),
+         "REG-UNKNOWN-FILE", "blasts/2026-01-002.txt", None),
+    case("archived-id-used-again", Edit("blasts/archive/2026-12-101.yml", None, ARCHIVED.replace(
+        'id: "2026-11-001"', 'id: "2026-12-101"'), create=True),
+         "REG-BLAST-ID", "blasts/archive/2026-12-101.yml", 'id: "2026-12-101"'),
 ]
 
 
@@ -201,10 +314,16 @@ def _articles():
 
 
 @pytest.mark.parametrize("edits, rule, file, needle, nth", CASES)
-def test_broken_registry_is_rejected_where_and_why(registry, edits, rule, file, needle, nth):
+def test_broken_registry_is_rejected_where_and_why(signed_registry, approval, edits, rule, file,
+                                                   needle, nth):
+    registry = signed_registry
     for edit in edits:
-        edit.apply(registry)
-    result = validate(str(registry), SCHEMAS, display_root=str(registry))
+        if getattr(edit, "needs_approval", False):
+            edit.apply(registry, approval)
+        else:
+            edit.apply(registry)
+    result = validate(str(registry), SCHEMAS, display_root=str(registry),
+                      approval_root=approval.root)
     assert not result.ok, "a broken registry validated"
     matching = [f for f in result.errors if re.fullmatch(rule, f.rule) and f.file == file]
     assert matching, "no %s error in %s; got:\n%s" % (
@@ -234,8 +353,14 @@ def test_there_are_at_least_forty_distinct_broken_registries():
 
 
 def test_the_example_registry_is_valid():
-    result = validate(EXAMPLE, SCHEMAS, display_root=EXAMPLE)
+    result = validate(EXAMPLE, SCHEMAS, display_root=EXAMPLE, approval_root=LAB_ROOT)
     assert result.ok, "\n".join(f.format() for f in result.errors)
+
+
+def test_the_signed_registry_is_valid(signed_registry, approval):
+    result = validate(str(signed_registry), SCHEMAS, approval_root=approval.root)
+    assert result.ok, "\n".join(f.format() for f in result.errors)
+    assert {f: 1 for f in result.context.active_blast_files} == {BLAST: 1}
 
 
 MORE_CASES = [
@@ -259,8 +384,9 @@ CASES.extend(MORE_CASES)
 
 
 @pytest.mark.parametrize("edits, rule, file, needle, nth", MORE_CASES)
-def test_more_broken_registries(registry, edits, rule, file, needle, nth):
-    test_broken_registry_is_rejected_where_and_why(registry, edits, rule, file, needle, nth)
+def test_more_broken_registries(signed_registry, approval, edits, rule, file, needle, nth):
+    test_broken_registry_is_rejected_where_and_why(signed_registry, approval, edits, rule, file,
+                                                   needle, nth)
 
 
 WARNING_CASES = [
@@ -284,14 +410,15 @@ def test_warnings_are_reported_without_failing(registry, edits, rule, today):
     for edit in edits:
         edit.apply(registry)
     day = datetime.date.fromisoformat(today) if today else None
-    result = validate(str(registry), SCHEMAS, today=day, display_root=str(registry))
+    result = validate(str(registry), SCHEMAS, today=day, display_root=str(registry),
+                      approval_root=LAB_ROOT)
     assert [w for w in result.warnings if w.rule == rule], [f.format() for f in result.findings]
     assert result.ok, [f.format() for f in result.errors]
 
 
 def test_no_renewal_warning_long_before_expiry():
     import datetime
-    result = validate(EXAMPLE, SCHEMAS, today=datetime.date(2026, 11, 23))
+    result = validate(EXAMPLE, SCHEMAS, today=datetime.date(2026, 11, 23), approval_root=LAB_ROOT)
     assert not [w for w in result.warnings if w.rule == "D6-RENEWAL"]
 
 
@@ -302,7 +429,8 @@ def test_every_rule_has_a_broken_registry():
     assert not untested
 
 
-def test_all_errors_come_out_in_one_run(registry):
+def test_all_errors_come_out_in_one_run(signed_registry, approval):
+    registry = signed_registry
     edits = [Edit("domain.yml", DINKES_A, DINKES_A.replace("192.0.2.41", "203.0.113.41")),
              Edit("mail.yml", "address: kepala.dinkes@", "address: kadinkes@"),
              Edit("sms.yml", "sender_id: PEMKOBKS", "sender_id: PEMKOTBEKASI"),
@@ -312,7 +440,7 @@ def test_all_errors_come_out_in_one_run(registry):
              Edit("city.yml", "max_segments: 3", "max_segments: three")]
     for edit in edits:
         edit.apply(registry)
-    result = validate(str(registry), SCHEMAS, display_root=str(registry))
+    result = validate(str(registry), SCHEMAS, display_root=str(registry), approval_root=approval.root)
     rules = {f.rule for f in result.errors}
     assert {"D8-POOL", "E2-POSITION", "S4-SENDER-ID", "P1-NIP", "REG-UNIQUE", "S3-ENUM"} <= rules
     assert {f.file for f in result.errors} >= {"domain.yml", "mail.yml", "sms.yml", "people.yml",

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+from approval_fixtures import ACTIVE_BLAST
 from paths import EXAMPLE, ROOT
 from mutate import Edit, line_of
 
@@ -79,28 +80,28 @@ def test_validate_playbook_in_check_mode(registry):
     assert proc.returncode != 0 and "[D8-POOL]" in proc.stdout + proc.stderr
 
 
-def test_blast_sign_round_trip(registry, tmp_path):
-    key = tmp_path / "ketua"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    pub = (tmp_path / "ketua.pub").read_text().strip()
-    sms = (registry / "sms.yml").read_text()
-    start = sms.index('    key: "ssh-ed25519 ') + len('    key: "')
-    end = sms.index('"', start)
-    (registry / "sms.yml").write_text(sms[:start] + pub + sms[end:])
-    blast = registry / "blasts" / "2026-11-001.yml"
-    Edit("blasts/2026-11-001.yml", "Terima kasih.", "Terima kasih atas perhatiannya.").apply(registry)
+def test_blast_sign_round_trip(signed_registry, approval, tmp_path):
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "group_vars" / "all" / "sms_approval.yml").write_text(json.dumps(
+        {"sms_approval__root": approval.root}), encoding="utf-8")
+    registry = signed_registry
+    blast = registry / ACTIVE_BLAST
+    Edit(ACTIVE_BLAST, "Terima kasih.", "Terima kasih atas perhatiannya.").apply(registry)
 
     def validate_rc():
-        return run(sys.executable, "bin/registry-validate", str(registry)).returncode
+        return run(sys.executable, "bin/registry-validate", "--inventory", str(inventory),
+                   str(registry)).returncode
 
     assert validate_rc() == 1, "the old signature must not cover the new text"
-    proc = run(sys.executable, "bin/blast-sign", str(blast), str(key))
+    proc = run(sys.executable, "bin/blast-sign", str(blast), approval.ketua.private)
     assert proc.returncode == 0, proc.stderr
     assert validate_rc() == 0
-    other = tmp_path / "other"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    assert run(sys.executable, "bin/blast-sign", str(blast), str(other)).returncode == 0
-    assert validate_rc() == 1, "a key that is not the Ketua's must not approve"
+    assert run(sys.executable, "bin/blast-sign", str(blast), approval.other.private).returncode == 0
+    assert validate_rc() == 1, "a key that is not pinned must not approve"
+    Edit(ACTIVE_BLAST, "    expires:", "    # expires:").apply(registry)
+    proc = run(sys.executable, "bin/blast-sign", str(blast), approval.ketua.private)
+    assert proc.returncode == 2 and "has no approval.expires" in proc.stderr
     assert os.path.exists(EXAMPLE)
 
 

@@ -13,8 +13,10 @@ import sys
 import pytest
 import yaml
 
-from paths import ROOT
+from paths import LAB_INVENTORY, ROOT
 from reports_helpers import BLAST, make_gateway
+
+from ansible.module_utils.registry.sms import trust
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 from named_server import UPDATE_KEY, NamedServer  # noqa: E402
@@ -35,7 +37,7 @@ def named(tmp_path):
 
 def inventory(tmp_path, named, directory, gateway):
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    hosts = {"all": {"children": {
+    hosts = {"all": {"vars": {"sms_approval__root": trust.load_root(LAB_INVENTORY)}, "children": {
         "control": {"hosts": {"localhost": dict(local)}},
         "dns_primary": {"hosts": {"dnstest": {
             "dns_apply__server": "127.0.0.1", "dns_apply__port": named.port,

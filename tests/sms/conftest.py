@@ -8,14 +8,19 @@ Fixtures (generic, for every test file of tests/sms):
   stopped at the end.
 * ``spool``: the same layout without daemons (``<spool>/<modem>/{inbox,outbox,sent,error}``),
   returns the spool directory.
-* ``signing_keys``: ed25519 key pairs made with ssh-keygen: ``.ketua`` and ``.other``,
-  each with ``.private`` (path) and ``.public`` (the OpenSSH public key line).
+* ``signing_keys``: ed25519 key pairs made with ssh-keygen: ``.ketua``, ``.other`` and
+  ``.successor``, each with ``.private`` (path) and ``.public`` (the OpenSSH public key line).
+* ``approval_root``: the trust anchor the tests' inventories pin (``sms_approval__root``):
+  the example registry's Ketua with the example's key and ``signing_keys.ketua``.
+* ``allowed_signers``: the gateway's allowed_signers file for ``approval_root`` (as the role
+  sms_gateway writes it), its path.
 * ``registry_data``: the parsed example registry files (sms.yml, sms-users.yml,
   people.yml, city.yml), a dict by file name.
 * ``phonebook_file``: phonebook.json written with phonebook.build from the example
   registry; its path (``tmp_path/phonebook.json``).
 * ``make_blast``: a factory ``make_blast(blast_id, text, groups=..., key=...)`` that writes a
-  blast file, signs it with ``bin/blast-sign`` and returns its YAML text.
+  blast file (approved 2026-11-20, expiring 2026-11-27T23:00+07:00 unless told), signs it
+  with ``bin/blast-sign`` and returns its YAML text.
 """
 import json
 import os
@@ -30,10 +35,11 @@ from paths import EXAMPLE, ROOT
 from smsd_server import Smsd
 
 from ansible.module_utils.registry.loader import load_file
-from ansible.module_utils.registry.sms import phonebook
+from ansible.module_utils.registry.sms import phonebook, trust
 
 MODEMS = ("modem1", "modem2")
 SEKDA = "197110171998031002"  # an originator of the example registry
+EXPIRES = "2026-11-27T23:00:00+07:00"  # 7 days after the approval of blast_yaml
 
 
 def _keypair(directory, name):
@@ -49,7 +55,31 @@ def _keypair(directory, name):
 def signing_keys(tmp_path_factory):
     directory = tmp_path_factory.mktemp("keys")
     return types.SimpleNamespace(ketua=_keypair(directory, "ketua"),
-                                 other=_keypair(directory, "other"))
+                                 other=_keypair(directory, "other"),
+                                 successor=_keypair(directory, "successor"))
+
+
+@pytest.fixture(scope="session")
+def approval_root(registry_data, signing_keys):
+    sms = registry_data["sms.yml"]
+    ketua = sms["secretariat"]["ketua"]
+    return {"ketua": ketua, "keys": [k["key"] for k in sms["approval_keys"]
+                                     if k["person"] == ketua] + [signing_keys.ketua.public]}
+
+
+def write_signers(path, root, statements=None):
+    """The allowed_signers file of the trust from ``root`` and ``statements``, root:0644."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(trust.allowed_signers(trust.current(root, statements)))
+    os.chmod(path, 0o644)
+    return path
+
+
+@pytest.fixture
+def allowed_signers(tmp_path, approval_root):
+    return write_signers(tmp_path / "etc" / "allowed_signers", approval_root)
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +119,8 @@ def smsd(tmp_path):
 
 
 def blast_yaml(blast_id, text, groups=None, agencies=None, people=None, send_after=None,
-               originator=SEKDA, by=None, kind="invitation", approval_date="2026-11-20"):
+               originator=SEKDA, by=None, kind="invitation", approval_date="2026-11-20",
+               expires=EXPIRES, gateway=None):
     """The YAML text of a blast file with a placeholder signature (sign it with bin/blast-sign)."""
     lines = ["---", "blast:", '  id: "%s"' % blast_id, "  kind: %s" % kind,
              '  originator: "%s"' % originator,
@@ -99,10 +130,20 @@ def blast_yaml(blast_id, text, groups=None, agencies=None, people=None, send_aft
             lines.append("    %s: [%s]" % (field, ", ".join(json.dumps(v) for v in values)))
     if send_after:
         lines.append("  send_after: %s" % send_after)
-    lines += ["  approval:", '    by: "%s"' % by, "    date: %s" % approval_date,
-              "    signature: |", "      -----BEGIN SSH SIGNATURE-----",
+    if gateway:
+        lines.append("  gateway: %s" % gateway)
+    lines += ["  approval:", '    by: "%s"' % by, "    date: %s" % approval_date]
+    if expires:
+        lines.append("    expires: %s" % expires)
+    lines += ["    signature: |", "      -----BEGIN SSH SIGNATURE-----",
               "      unsigned", "      -----END SSH SIGNATURE-----"]
     return "\n".join(lines) + "\n"
+
+
+def sign_file(path, private):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "blast-sign"), str(path),
+                           private], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.fixture
@@ -118,11 +159,7 @@ def make_blast(tmp_path, registry_data, signing_keys):
         path = directory / ("%s.yml" % blast_id)
         path.write_text(blast_yaml(blast_id, text, **fields), encoding="utf-8")
         if key:
-            private = getattr(signing_keys, key).private
-            proc = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "blast-sign"),
-                                   str(path), private], capture_output=True, text=True,
-                                  timeout=60, check=False)
-            assert proc.returncode == 0, proc.stderr
+            sign_file(path, getattr(signing_keys, key).private)
         return path.read_text(encoding="utf-8")
 
     return make
@@ -130,7 +167,8 @@ def make_blast(tmp_path, registry_data, signing_keys):
 
 @pytest.fixture
 def copied_registry(tmp_path, signing_keys):
-    """A copy of the example registry whose Ketua also holds the test key."""
+    """A copy of the example registry whose Ketua also holds the test key (as sms.yml says;
+    it counts because the tests' inventories pin it, ``approval_root``)."""
     target = tmp_path / "registry"
     shutil.copytree(EXAMPLE, target)
     sms = target / "sms.yml"

@@ -20,12 +20,15 @@ from module_runner import module_command, run_module
 from paths import ROOT
 
 from ansible.module_utils.registry import gsm
+from ansible.module_utils.registry.loader import load_file
 from ansible.module_utils.registry.phone import to_e164
 from ansible.module_utils.registry.sms import blast as core
 from ansible.module_utils.registry.sms import ledger as ledger_module
 from ansible.module_utils.registry.sms import outbox
 
-EXAMPLE_BLAST = os.path.join(ROOT, "inventory", "registry", "blasts", "2026-11-001.yml")
+# The example registry's (archived) blast: its text, recipients and send_after, signed again
+# with the test Ketua key and an expiry (the example's key has no private half any more).
+EXAMPLE_BLAST = os.path.join(ROOT, "inventory", "registry", "blasts", "archive", "2026-11-001.yml")
 AFTER = "2026-11-23T08:00:00+07:00"    # after the example's send_after
 BEFORE = "2026-11-22T08:00:00+07:00"
 RATES = {"modem1": 10, "modem2": 8}
@@ -38,15 +41,20 @@ TRANSMITTED = re.compile(r"Transmitted (\S+) \(total: (\d+)\) to (\+\d+)")
 
 
 @pytest.fixture
-def blast_args(tmp_path, registry_data, signing_keys, phonebook_file):
+def example_blast(make_blast):
+    """The example's blast (kepala-pd and camat, two SMS each), signed by the test Ketua key."""
+    example = load_file(EXAMPLE_BLAST).data["blast"]
+    return make_blast("2026-11-001", example["text"], groups=list(example["recipients"]["groups"]),
+                      send_after=example["send_after"])
+
+
+@pytest.fixture
+def blast_args(tmp_path, registry_data, allowed_signers, phonebook_file):
     sms = registry_data["sms.yml"]
-    ketua = sms["secretariat"]["ketua"]
 
     def args(blast_text, spool_dir, **extra):
-        out = dict(blast=blast_text,
-                   approval_keys=sms["approval_keys"] + [{"person": ketua,
-                                                          "key": signing_keys.ketua.public}],
-                   ketua=ketua, originators=[str(o["person"]) for o in sms["originators"]],
+        out = dict(blast=blast_text, allowed_signers=allowed_signers,
+                   originators=[str(o["person"]) for o in sms["originators"]],
                    phonebook=str(phonebook_file), spool_dir=str(spool_dir),
                    ledger=str(tmp_path / "lib" / "ledger.sqlite3"),
                    modems=[{"phone_id": k, "rate_per_minute": v} for k, v in RATES.items()],
@@ -120,12 +128,11 @@ def assert_nothing_written(spool_dir, ledger_path):
 # -- a signed blast through the real daemons -------------------------------------------
 
 
-def test_group_blast_reaches_exactly_the_registered_members_once(smsd, blast_args, registry_data):
-    """The example blast (signed with the Ketua's real key) to kepala-pd and camat."""
+def test_group_blast_reaches_exactly_the_registered_members_once(smsd, blast_args, registry_data,
+                                                                 example_blast):
+    """The example blast to kepala-pd and camat."""
     spool_dir = spool_of(smsd)
-    with open(EXAMPLE_BLAST, encoding="utf-8") as fh:
-        text = fh.read()
-    args = blast_args(text, spool_dir)
+    args = blast_args(example_blast, spool_dir)
     expected = members(registry_data, groups=("kepala-pd", "camat"))
     assert len(expected) > 30
 
@@ -314,9 +321,9 @@ def test_pending_pairs_of_a_removed_modem_move_unless_their_file_is_there(spool,
 
 def _run(args):
     args = dict(args)
-    return core.run(args.pop("blast"), args.pop("approval_keys"), args.pop("ketua"),
-                    args.pop("originators"), args.pop("phonebook"), args.pop("spool_dir"),
-                    args.pop("ledger"), args.pop("modems"), args.pop("max_segments"), **args)
+    return core.run(args.pop("blast"), args.pop("allowed_signers"), args.pop("originators"),
+                    args.pop("phonebook"), args.pop("spool_dir"), args.pop("ledger"),
+                    args.pop("modems"), args.pop("max_segments"), **args)
 
 
 def big_phonebook(path, count):
@@ -408,6 +415,10 @@ REFUSALS = {
     "UCS-2 too long, characters named": (
         lambda mk: mk("2026-11-919", "Rapat \u2013 koordinasi \u2713 " * 11),
         "U+2013"),
+    "no expiry in the approval": (lambda mk: mk("2026-11-925", TEXT, key=None, expires=None),
+                                  "the approval has no expires"),
+    "expired": (lambda mk: mk("2026-11-926", TEXT, expires="2026-11-23T07:59:59+07:00"),
+                "the approval expired at 2026-11-23T07:59:59+07:00"),
 }
 
 
@@ -460,9 +471,8 @@ def test_union_of_group_agency_and_person_without_duplicates(spool, blast_args, 
     assert sorted(number_of(n) for n in written) == sorted(expected.values())
 
 
-def test_send_after_in_the_future_is_scheduled_not_enqueued(spool, blast_args):
-    with open(EXAMPLE_BLAST, encoding="utf-8") as fh:
-        args = blast_args(fh.read(), spool, now=BEFORE)
+def test_send_after_in_the_future_is_scheduled_not_enqueued(spool, blast_args, example_blast):
+    args = blast_args(example_blast, spool, now=BEFORE)
     result = run_module("sms_blast", args)
     assert not result.get("failed"), result
     assert result["scheduled"] and not result["changed"] and result["enqueued"] == 0
@@ -514,38 +524,67 @@ def test_long_user_ids_make_names_gammu_can_read():
 # -- the playbook ---------------------------------------------------------------------------
 
 
-def test_playbook_check_then_enqueue_then_nothing(tmp_path, copied_registry, make_blast, spool,
-                                                  phonebook_file):
-    text = make_blast("2026-11-924", TEXT)
-    (copied_registry / "blasts" / "2026-11-924.yml").write_text(text, encoding="utf-8")
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"all": {"children": {"sms_gateways": {"hosts": {"sms1": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "sms_blast__phonebook": str(phonebook_file), "sms_blast__spool_dir": str(spool),
-        "sms_blast__ledger": str(tmp_path / "lib" / "ledger.sqlite3"),
-        "sms_blast__now": AFTER}}}}}}))
+def playbook_inventory(path, hosts, approval_root):
+    """An inventory of gateways run locally (``hosts``: name -> host vars), pinning
+    ``approval_root`` for the validation."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    path.write_text(json.dumps({"all": {"vars": {"sms_approval__root": approval_root}, "children": {
+        "sms_gateways": {"hosts": {name: dict(local, **v) for name, v in hosts.items()}}}}}))
+    return path
+
+
+def run_blast_playbook(inventory, registry, *extra, expect_rc=0):
+    """Run playbooks/blast.yml; return {host: [result of each sms_blast that ran]} and the output."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                           "-i", str(inventory), os.path.join(ROOT, "playbooks", "blast.yml"),
+                           "-e", "registry_dir=%s" % registry, "-e", "registry_today=2026-11-23"]
+                          + list(extra), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == expect_rc, proc.stdout[-6000:] + proc.stderr[-2000:]
+    data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    out = collections.defaultdict(list)
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"].startswith("SMS | Enqueue each blast"):
+                for host, result in task["hosts"].items():
+                    if not result.get("skipped"):
+                        out[host].append(result)
+    return out, proc.stdout
+
+
+VALIDATED = ["-e", json.dumps({"registry_validation": {"validated": "by an earlier run"}})]
+
+
+def test_playbook_check_then_enqueue_then_nothing(tmp_path, copied_registry, make_blast, spool,
+                                                  phonebook_file, allowed_signers, approval_root):
+    text = make_blast("2026-11-924", TEXT)
+    (copied_registry / "blasts" / "2026-11-924.yml").write_text(text, encoding="utf-8")
+    state = tmp_path / "state"
+    inventory = playbook_inventory(tmp_path / "hosts.yml", {"sms1": {
+        "sms_blast__phonebook": str(phonebook_file), "sms_blast__spool_dir": str(spool),
+        "sms_blast__ledger": str(tmp_path / "lib" / "ledger.sqlite3"),
+        "sms_blast__allowed_signers": allowed_signers,
+        "sms_blast__spent_ledger": str(state / "sms-blasts.sqlite3"),
+        "sms_blast__now": AFTER}}, approval_root)
 
     def play(*extra):
-        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                               "-i", str(inventory), os.path.join(ROOT, "playbooks", "blast.yml"),
-                               "-e", "registry_dir=%s" % copied_registry, "-e", "blast=2026-11-924"]
-                              + list(extra), cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-        data = json.loads(proc.stdout[proc.stdout.index("{"):])
-        task = next(t for p in data["plays"] for t in p["tasks"]
-                    if t["task"]["name"].startswith("SMS | Enqueue each blast"))
-        return task["hosts"]["sms1"]["results"][0]
+        results, _out = run_blast_playbook(inventory, copied_registry, "-e", "blast=2026-11-924",
+                                           *extra)
+        [result] = results["sms1"]
+        return result
 
     checked = play("--check", "--diff")  # validates the registry, the new blast included
     assert checked["changed"] and checked["enqueued"] == 12 and checked["segments"] == 1
     assert files(spool, "outbox") == {} and not (tmp_path / "lib").exists()
-    validated = ["-e", json.dumps({"registry_validation": {"validated": "by the run above"}})]
-    done = play(*validated)
+    assert not state.exists(), "check mode writes nothing on the control node either"
+    done = play(*VALIDATED)
     assert done["changed"] and done["enqueued"] == 12
     assert {r["phone_id"] for r in done["recipients"]} == set(RATES)
     assert len(files(spool, "outbox")) == 12
-    again = play(*validated)
+    with sqlite3.connect(str(state / "sms-blasts.sqlite3")) as db:
+        assert db.execute("SELECT gateway, recorded_at IS NOT NULL FROM claims").fetchall() == [("sms1", 1)]
+        assert db.execute("SELECT count(*) FROM pairs").fetchone()[0] == 12
+    again = play(*VALIDATED)
     assert not again["changed"] and again["already_enqueued"] == 12

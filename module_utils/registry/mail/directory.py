@@ -8,6 +8,7 @@ import string
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
+from ansible.module_utils.registry import destinations
 from ansible.module_utils.registry.mail.desired import LOCKED, MANAGED
 from ansible.module_utils.registry.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE,
                                                      RESET, RESET_MARK)
@@ -90,6 +91,10 @@ class Directory:
 
     def archive(self, dn, directory, stamp):
         """Export ``dn`` with all its attributes to LDIF with a SHA-256; return the path."""
+        # Named before the server is asked: a uid that would leave the archive
+        # directory stops here, and nothing is deleted without its archive.
+        uid = dn.split(",")[0].split("=", 1)[1]
+        path = destinations.path_inside(directory, "%s-%s.ldif" % (uid, stamp), field="archive of " + dn)
         conn = self._connect()
         try:
             conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["*", "+"])
@@ -99,7 +104,6 @@ class Directory:
         finally:
             conn.unbind()
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        path = os.path.join(directory, "%s-%s.ldif" % (dn.split(",")[0].split("=", 1)[1], stamp))
         data = ldif.encode("utf-8")
         with open(path, "wb") as fh:
             fh.write(data)

@@ -8,16 +8,21 @@ The files are written by the module itself (module_utils/registry/vault_file.py)
 import json
 import os
 
-from ansible.module_utils.registry import vault_file
+from ansible.module_utils.registry import destinations, vault_file
 
 
 def write(directory, stamp, credentials, vault_password):
     """credentials: {agency: [{address, password, reason, ticket}]}; returns the paths."""
     paths = []
-    for agency, items in sorted(credentials.items()):
-        folder = os.path.join(directory, str(agency))
+    # Every name is checked before anything is written: an agency code or a run stamp
+    # that would leave the hand-over directory writes no file at all.
+    targets = [(agency, items,
+                destinations.path_inside(directory, str(agency), field="agency code"),
+                "%s.vault" % destinations.file_component(str(stamp), "run stamp"))
+               for agency, items in sorted(credentials.items())]
+    for agency, items, folder, name in targets:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        path = os.path.join(folder, "%s.vault" % stamp)
+        path = os.path.join(folder, name)
         body = json.dumps({"agency": agency, "run": stamp, "credentials": items}, indent=2,
                           ensure_ascii=False)
         data = vault_file.encrypt(body, vault_password)

@@ -11,6 +11,8 @@ import email.message
 import email.utils
 import os
 
+from ansible.module_utils.registry import destinations
+
 
 GENERALIZED = "%Y%m%d%H%M%SZ"
 
@@ -60,7 +62,10 @@ def spool_warnings(rows, spool_dir, period, sender, admins, days, now, dry_run=F
         os.makedirs(spool_dir, mode=0o750, exist_ok=True)
     written = []
     for row in rows:
-        path = os.path.join(spool_dir, "%s-%s.eml" % (period, row["uid"]))
+        # The uid is read from the directory, not the registry: one that would leave the
+        # spool (a "/", "..") is refused rather than written elsewhere.
+        path = destinations.path_inside(spool_dir, "%s-%s.eml" % (period, row["uid"]),
+                                        field="uid of " + row["address"])
         if os.path.exists(path):
             continue
         if dry_run:

@@ -9,6 +9,13 @@ SECTIONS = [
     ("sms_blast", "SMS blasts", "approved blasts to enqueue (S2, S3)"),
 ]
 OTHER = ("Server configuration", "role tasks that would change a server (packages, files, services)")
+# The parts of the plan a tag skips (playbooks/plan.yml): a read-only plan skips both.
+PARTS = [
+    ("city_server", "Server configuration",
+     "the roles dns_server, ldap_directory and sms_gateway over SSH (packages, files, services, the "
+     "phonebook), which need the apply's secrets"),
+    ("city_sms_blast", "SMS blasts", "the approved blasts to enqueue, read on the gateways over SSH"),
+]
 
 
 def _cell(value):
@@ -62,13 +69,36 @@ def summary(records):
     return out
 
 
+def not_planned(skip_tags):
+    """The parts of PARTS that ``skip_tags`` leaves out: [{tag, part, what}]."""
+    skipped = set(skip_tags or ())
+    return [{"tag": tag, "part": part, "what": what} for tag, part, what in PARTS if tag in skipped]
+
+
 def document(run, records, notes=(), errors=()):
     """The plan as a JSON-ready dict."""
     return {"v": 1, "run": run.get("run"), "created": run.get("started"), "operator": run.get("operator"),
             "commit": run.get("commit"), "dirty": run.get("dirty"), "playbook": run.get("playbook"),
-            "inventory": run.get("inventory"), "complete": not errors, "empty": not records and not errors,
-            "summary": summary(records), "changes": list(records), "notes": list(notes),
-            "errors": list(errors)}
+            "inventory": run.get("inventory"), "readonly": bool(run.get("readonly")),
+            "not_planned": list(run.get("not_planned") or []), "complete": not errors,
+            "empty": not records and not errors, "summary": summary(records), "changes": list(records),
+            "notes": list(notes), "errors": list(errors)}
+
+
+def _scope(doc):
+    """What the plan says first about what it covers: a read-only plan, the parts left out."""
+    lines = []
+    if doc.get("readonly"):
+        lines += ["**Read-only plan.** Made with read-only credentials only (the DNS transfer-only key, the "
+                  "directory's read-only account) and the vault password of the vault id `plan`: no "
+                  "secret that can change a server was within its reach. It covers what the registry "
+                  "changes in the DNS zone and the mail directory.", ""]
+    if doc.get("not_planned"):
+        lines += ["Not planned here%s:" % (
+            ", planned only after approval, with the apply's credentials (`make plan`, as the apply job "
+            "does before it applies)" if doc.get("readonly") else " (skipped with --skip-tags)"), ""]
+        lines += ["- **%s**: %s." % (p["part"], p["what"]) for p in doc["not_planned"]] + [""]
+    return lines
 
 
 def markdown(doc):
@@ -80,11 +110,14 @@ def markdown(doc):
              "module ran in check mode; secrets are masked." % (
                  doc.get("created"), doc.get("operator"), doc.get("playbook"),
                  ", ".join(doc.get("inventory") or []), commit), ""]
+    lines += _scope(doc)
     if doc["errors"]:
         lines += ["## The plan is incomplete", "",
                   "These tasks could not be planned, so the plan may miss what they would change:", ""]
         lines += ["- **%s** on %s: %s" % (e["task"], e["host"], e["msg"]) for e in doc["errors"]] + [""]
-    if doc["empty"]:
+    if doc["empty"] and doc.get("not_planned"):
+        lines += ["**No changes** in what this plan covers: the servers already match the registry there.", ""]
+    elif doc["empty"]:
         lines += ["**No changes.** The servers already match the registry.", ""]
     records = doc["changes"]
     for module, title, what in SECTIONS + [(None,) + OTHER]:

@@ -18,6 +18,7 @@ import datetime
 import os
 import tempfile
 
+from ansible.module_utils.registry import destinations
 from ansible.module_utils.registry.reports import city, snapshots
 from ansible.module_utils.registry.reports import domain as domain_report
 from ansible.module_utils.registry.reports import mail as mail_report
@@ -184,8 +185,12 @@ def write(output_dir, files, check=False, stale_dirs=()):
     entirely the reports'), .html and .csv files this run did not make are removed.
     """
     changed, removed = [], []
+    # Agency codes name report files: one that would leave the reports stops the run
+    # before any file is written.
+    paths = {rel: destinations.path_inside(output_dir, *rel.split("/"), field="report " + rel)
+             for rel in files}
     for rel, text in sorted(files.items()):
-        path = os.path.join(output_dir, rel)
+        path = paths[rel]
         try:
             with open(path, encoding="utf-8", newline="") as fh:
                 if fh.read() == text:

@@ -1,8 +1,11 @@
 """Rules over the SMS Center: secretariat, users, keywords, gateways, blasts (S1-S9)."""
+import datetime
 import os
 import re
 
 from ansible.module_utils.registry import blast_signature
+from ansible.module_utils.registry.context import parse_date
+from ansible.module_utils.registry.sms import trust as approval_trust
 from ansible.module_utils.registry.findings import WARNING
 from ansible.module_utils.registry.gsm import is_gsm7, non_gsm_chars, segments
 from ansible.module_utils.registry.phone import to_e164
@@ -56,14 +59,56 @@ def originators(ctx):
             yield p
 
 
-@rule("S2-KEYS", "S2", "Only the Ketua's keys approve blasts")
+NOT_PINNED = ("not pinned in the inventory; a new key takes a rotation statement signed by a "
+              "trusted key")
+
+
+@rule("S2-TRUST", "S2", "The approval trust is pinned in the inventory and every rotation "
+      "statement verifies")
+def trust_anchor(ctx):
+    trust, why = ctx.approval_trust
+    if trust is None:
+        yield Problem(ctx.approval_root_source, (), why,
+                      "pin the Ketua and the keys in inventory/<env>/%s as %s: {ketua, keys} "
+                      "(docs/security.md)" % (approval_trust.ROOT_FILE,
+                                                           approval_trust.ROOT_VAR))
+        return
+    if trust.problem is not None:
+        index, field, message = trust.problem
+        yield Problem(approval_trust.TRUST_FILE, ("statements", index) + tuple(field), message,
+                      "have the Ketua of trust version %d sign the statement with bin/trust-sign, "
+                      "or remove it" % trust.version)
+
+
+@rule("S2-KETUA", "S2", "The Ketua of sms.yml is the Ketua of the pinned approval trust")
+def ketua_pinned(ctx):
+    trust, _why = ctx.approval_trust
+    ketua = ctx.ketua
+    if trust is None or ketua is None or str(ketua) == trust.ketua:
+        return
+    yield Problem(F, ("secretariat", "ketua"),
+                  "Ketua %s is not the Ketua of the approval trust (%s, version %d from %s): not "
+                  "pinned in the inventory; a new Ketua takes a rotation statement signed by a "
+                  "trusted key" % (ketua, trust.ketua, trust.version, trust.state["source"]),
+                  approval_trust.FIX_ROTATE)
+
+
+@rule("S2-KEYS", "S2", "Only keys of the pinned approval trust approve blasts")
 def approval_keys(ctx):
+    trust, _why = ctx.approval_trust
+    if trust is None:
+        return
     for index, entry in ctx.entries(F, "approval_keys"):
-        if entry.get("person") in ctx.people and entry.get("person") != ctx.ketua:
+        person, key = entry.get("person"), entry.get("key")
+        if person is None or not isinstance(key, str):
+            continue
+        if str(person) != trust.ketua:
             yield Problem(F, ("approval_keys", index, "person"),
-                          "approval key of %s, who is not the Ketua (%s)" % (
-                              entry.get("person"), ctx.ketua),
-                          "only the Ketua approves blasts: remove the key or correct the Ketua")
+                          "approval key of %s, who is not the Ketua of the approval trust (%s): %s"
+                          % (person, trust.ketua, NOT_PINNED), approval_trust.FIX_ROTATE)
+        elif not trust.trusts(person, key):
+            yield Problem(F, ("approval_keys", index, "key"),
+                          "this key of %s is %s" % (person, NOT_PINNED), approval_trust.FIX_ROTATE)
 
 
 @rule("S4-KEYWORD", "S4", "Keywords are GSM text, unique and not a prefix of one another")
@@ -177,7 +222,7 @@ def _registered(ctx):
     return [u for _, u in ctx.entries(U, "users") if u.get("status") == "registered"]
 
 
-@rule("REG-BLAST-ID", "REG", "A blast's id is unique and names its file")
+@rule("REG-BLAST-ID", "REG", "A blast's id is unique, in blasts/ and its archive, and names its file")
 def blast_ids(ctx):
     seen = {}
     for relname in ctx.blast_files:
@@ -188,17 +233,18 @@ def blast_ids(ctx):
         stem = os.path.splitext(os.path.basename(relname))[0]
         if isinstance(bid, str) and bid != stem:
             yield Problem(relname, ("blast", "id"), "blast id %s differs from its file name %s"
-                          % (bid, stem), "rename the file to blasts/%s.yml" % bid)
+                          % (bid, stem), "rename the file to %s/%s.yml" % (
+                              os.path.dirname(relname), bid))
         if bid in seen:
             yield Problem(relname, ("blast", "id"), "blast id %s is also used by %s" % (
-                bid, seen[bid]), "give each blast its own id")
+                bid, seen[bid]), "give each blast its own id (an archived one's included)")
         seen.setdefault(bid, relname)
 
 
 @rule("S1-ORIGINATOR", "S1", "A blast comes from an allowed originator")
 def blast_originator(ctx):
     allowed = {e.get("person") for _, e in ctx.entries(F, "originators")}
-    for relname in ctx.blast_files:
+    for relname in ctx.active_blast_files:
         blast = _blast(ctx, relname)
         if blast and blast.get("originator") is not None and blast["originator"] not in allowed:
             yield Problem(relname, ("blast", "originator"),
@@ -207,27 +253,109 @@ def blast_originator(ctx):
                           "sms.yml originators with the authorisation")
 
 
-@rule("S2-APPROVAL", "S2", "A blast is approved and signed by the Ketua")
+@rule("S2-APPROVAL", "S2", "A blast is approved and signed by the Ketua of the pinned trust")
 def blast_approval(ctx):
-    ketua = ctx.ketua
-    keys = [e.get("key") for _, e in ctx.entries(F, "approval_keys") if e.get("person") == ketua]
-    for relname in ctx.blast_files:
+    trust, _why = ctx.approval_trust
+    if trust is None:  # S2-TRUST says why; nothing can be approved without an anchor
+        return
+    for relname in ctx.active_blast_files:
         blast = _blast(ctx, relname)
         approval = blast.get("approval") if blast else None
         if not isinstance(approval, dict):
             continue
-        if approval.get("by") != ketua:
+        if str(approval.get("by")) != trust.ketua:
             yield Problem(relname, ("blast", "approval", "by"),
-                          "blast approved by %s, who is not the Ketua (%s)" % (
-                              approval.get("by"), ketua),
+                          "blast approved by %s, who is not the Ketua of the approval trust (%s)"
+                          % (approval.get("by"), trust.ketua),
                           "the Ketua of the SMS Center checks and approves every blast")
             continue
-        ok, why = blast_signature.verify(blast, str(ketua), keys)
+        ok, why = blast_signature.verify(blast, trust.ketua, trust.keys)
         if not ok:
             yield Problem(relname, ("blast", "approval", "signature"),
-                          "the Ketua's signature does not verify: %s" % why,
+                          "the Ketua's signature does not verify against the keys pinned in the "
+                          "inventory (trust version %d): %s" % (trust.version, why),
                           "have the Ketua sign the final text: bin/blast-sign %s KEYFILE"
                           % ctx.display(relname))
+
+
+def _moment(value):
+    """An aware datetime from a registry timestamp (text with an offset), or None."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+@rule("S2-EXPIRY", "S2", "An approval expires: at most the policy's days after it, and a blast "
+      "past its expiry is archived, never sent")
+def blast_expiry(ctx):
+    max_days = (ctx.policy.get("sms") or {}).get("approval_max_days", 7)
+    max_days = max_days if isinstance(max_days, int) and not isinstance(max_days, bool) else 7
+    tz = ctx.timezone
+    for relname in ctx.active_blast_files:
+        blast = _blast(ctx, relname)
+        approval = blast.get("approval") if blast else None
+        if not isinstance(approval, dict):
+            continue
+        sign_again = "have the Ketua sign a new approval: bin/blast-sign %s KEYFILE" % (
+            ctx.display(relname))
+        day = parse_date(approval.get("date"))
+        if approval.get("expires") is None:
+            yield Problem(relname, ("blast", "approval"), "the approval has no expires: every "
+                          "approval names the last moment the blast may be sent",
+                          "add approval.expires (at most %d days after approval.date), then %s"
+                          % (max_days, sign_again), at="key")
+            continue
+        expires = _moment(approval.get("expires"))
+        if expires is None or day is None:
+            continue  # the schema reports the format
+        start = datetime.datetime.combine(day, datetime.time(0, 0), tz)
+        limit = datetime.datetime.combine(day + datetime.timedelta(days=max_days + 1),
+                                          datetime.time(0, 0), tz)
+        if expires <= start:
+            yield Problem(relname, ("blast", "approval", "expires"),
+                          "expires %s is not after the approval date %s" % (
+                              approval["expires"], approval["date"]), sign_again)
+        elif expires >= limit:
+            yield Problem(relname, ("blast", "approval", "expires"),
+                          "expires %s is more than %d days after the approval date %s "
+                          "(city.yml policy.sms.approval_max_days)" % (
+                              approval["expires"], max_days, approval["date"]),
+                          "an expiry no later than %s, then %s" % (
+                              (limit - datetime.timedelta(seconds=1)).isoformat(), sign_again))
+        send_after = _moment(blast.get("send_after"))
+        if send_after is not None and send_after < start:
+            yield Problem(relname, ("blast", "send_after"), "send_after %s is before the approval "
+                          "date %s" % (blast["send_after"], approval["date"]), sign_again)
+        elif send_after is not None and send_after >= expires:
+            yield Problem(relname, ("blast", "send_after"), "send_after %s is not before the "
+                          "approval's expiry %s: the blast could never be sent" % (
+                              blast["send_after"], approval["expires"]), sign_again)
+        if ctx.now > expires:
+            yield Problem(relname, ("blast", "approval", "expires"),
+                          "blast %s expired at %s (now %s): it is never sent" % (
+                              blast.get("id"), approval["expires"],
+                              ctx.now.astimezone(tz).isoformat(timespec="minutes")),
+                          "move it to blasts/archive/%s (a record, never sent), or %s" % (
+                              os.path.basename(relname), sign_again))
+
+
+@rule("S8-GATEWAY", "S8", "A blast goes out through a gateway of sms.yml")
+def blast_gateway(ctx):
+    names = [g.get("name") for _, g in ctx.entries(F, "gateways")]
+    for relname in ctx.active_blast_files:
+        blast = _blast(ctx, relname)
+        gateway = blast.get("gateway") if blast else None
+        if gateway is not None and gateway not in names:
+            yield Problem(relname, ("blast", "gateway"), "gateway %r is not a gateway of sms.yml"
+                          % (gateway,), "name one of %s, or leave it out (the first gateway)"
+                          % ", ".join(str(n) for n in names))
 
 
 @rule("S5-RECIPIENTS", "S5", "A blast goes to defined, registered recipients")
@@ -238,7 +366,7 @@ def blast_recipients(ctx):
     for user in registered:
         in_group.update(user.get("groups") or [])
         in_agency.add((ctx.people.get(user.get("person")) or {}).get("agency"))
-    for relname in ctx.blast_files:
+    for relname in ctx.active_blast_files:
         blast = _blast(ctx, relname)
         rec = blast.get("recipients") if blast else None
         if not isinstance(rec, dict):
@@ -261,7 +389,7 @@ def blast_recipients(ctx):
 @rule("GSM-SEGMENTS", "GSM", "A blast fits the configured number of SMS segments")
 def blast_length(ctx):
     limit = int((ctx.policy.get("sms") or {}).get("max_segments", 3))
-    for relname in ctx.blast_files:
+    for relname in ctx.active_blast_files:
         blast = _blast(ctx, relname)
         text = blast.get("text") if blast else None
         if not isinstance(text, str):

@@ -1,16 +1,19 @@
 """Enqueue an approved blast on the gateway, once per recipient (S1, S2, S3, S5, S8).
 
 The core of the ``sms_blast`` module, importable in-process (tests, benchmarks):
-:func:`run` checks the blast (originator, the Ketua's signature, recipients,
-length), plans the (blast, recipient) pairs in the ledger, writes one outbox file
-per pair and marks the pairs enqueued, following the exactly-once protocol of
-docs/sms-design.md.
+:func:`run` checks the blast (originator, the Ketua's signature against the
+gateway's own ``allowed_signers``, its expiry, recipients, length), plans the
+(blast, recipient) pairs in the ledger, writes one outbox file per pair and marks
+the pairs enqueued, following the exactly-once protocol of docs/sms-design.md. A
+blast the control node recorded as enqueued through this gateway and that the
+ledger lost (a rebuilt gateway) is restored into the ledger, never written again.
 """
 import datetime
 import hashlib
 import json
 import os
 import sqlite3
+import stat
 import tempfile
 import time
 
@@ -131,8 +134,69 @@ def describe_chars(non_gsm):
     return ", ".join("%r (U+%04X) at %d" % (ch, ord(ch), index) for index, ch in non_gsm)
 
 
-def check(blast, ketua, approval_keys, originators, max_segments):
-    """(sms_info of the text, [problems]) for the blast's own fields and its approval."""
+MAX_SIGNERS_BYTES = 64 * 1024
+
+
+def read_signers(path):
+    """(text, principals, problems) of the gateway's ``allowed_signers`` file.
+
+    The file is the gateway's trust anchor: it is read once, through a descriptor that
+    refuses a symbolic link, and only when it is a regular file that (when the module
+    runs as root) root owns and nobody else may write; the signature is then checked
+    against that text, so what was checked is what is used.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None, [], ["the allowed_signers file %s does not exist: the role sms_gateway "
+                          "installs it (playbooks/sms.yml)" % path]
+    except OSError as exc:
+        return None, [], ["cannot open the allowed_signers file %s (a symbolic link is never "
+                          "trusted): %s" % (path, exc.strerror)]
+    try:
+        st = os.fstat(fd)
+        problems = []
+        if not stat.S_ISREG(st.st_mode):
+            problems.append("the allowed_signers file %s is not a regular file" % path)
+        elif os.geteuid() == 0 and st.st_uid != 0:
+            problems.append("the allowed_signers file %s is not owned by root (uid %d)"
+                            % (path, st.st_uid))
+        elif os.geteuid() == 0 and st.st_mode & 0o022:
+            problems.append("the allowed_signers file %s is writable by its group or others "
+                            "(mode %04o)" % (path, stat.S_IMODE(st.st_mode)))
+        if problems:
+            return None, [], problems
+        data = os.read(fd, MAX_SIGNERS_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SIGNERS_BYTES:
+        return None, [], ["the allowed_signers file %s is larger than %d bytes"
+                          % (path, MAX_SIGNERS_BYTES)]
+    text = data.decode("utf-8", "replace")
+    principals = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            for name in line.split()[0].split(","):
+                if name not in principals:
+                    principals.append(name)
+    if not principals:
+        return None, [], ["the allowed_signers file %s names nobody: no blast can be approved"
+                          % path]
+    return text, principals, []
+
+
+def _verify_against(blast, principal, signers_text):
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "allowed_signers")
+        with open(copy, "w", encoding="utf-8") as fh:
+            fh.write(signers_text)
+        return blast_signature.verify_file(blast, principal, copy)
+
+
+def check(blast, allowed_signers, originators, max_segments):
+    """(sms_info of the text, [problems]) for the blast's own fields and its approval,
+    verified against the ``allowed_signers`` file at that path."""
     problems = []
     bid = blast.get("id")
     if not isinstance(bid, str) or not outbox.BLAST_ID_RE.match(bid):
@@ -153,13 +217,22 @@ def check(blast, ketua, approval_keys, originators, max_segments):
     approval = blast.get("approval")
     if not isinstance(approval, dict):
         problems.append("the blast has no approval by the Ketua (S2)")
-    elif str(approval.get("by")) != str(ketua):
-        problems.append("approved by %s, who is not the Ketua (%s) (S2)" % (approval.get("by"), ketua))
     else:
-        keys = [k.get("key") for k in approval_keys or [] if str(k.get("person")) == str(ketua)]
-        ok, why = blast_signature.verify(blast, str(ketua), keys)
-        if not ok:
-            problems.append("the Ketua's signature does not verify (S2): %s" % why)
+        signers_text, principals, trouble = read_signers(allowed_signers)
+        by = str(approval.get("by"))
+        if trouble:
+            problems.extend("%s (S2)" % t for t in trouble)
+        elif by not in principals:
+            problems.append("approved by %s, who is not the Ketua in %s (%s) (S2)"
+                            % (by, allowed_signers, ", ".join(principals)))
+        else:
+            ok, why = _verify_against(blast, by, signers_text)
+            if not ok:
+                problems.append("the Ketua's signature does not verify against %s (S2): %s"
+                                % (allowed_signers, why))
+        if approval.get("expires") is None:
+            problems.append("the approval has no expires: the Ketua names the last moment the "
+                            "blast may be sent (S2)")
     text = blast.get("text")
     info = None
     if not isinstance(text, str) or not text:
@@ -246,12 +319,62 @@ def mask(phone):
 # -- the run ---------------------------------------------------------------------------
 
 
-def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, ledger,
-        modems, max_segments, now=None, check_mode=False, diff=False):
-    """Check, plan, write and mark; return the module's result, raise BlastError on refusal."""
+def signature_sha256(blast):
+    """SHA-256 (hex) of the blast's armoured signature: how the ledgers name an approval."""
+    signature = (blast.get("approval") or {}).get("signature") or ""
+    return hashlib.sha256(str(signature).strip().encode("utf-8")).hexdigest()
+
+
+def _pending_note(ledger, spool_dir, bid):
+    """What an interrupted run left of blast ``bid``, for a refusal message: the pairs the
+    ledger planned whose file is in none of the spool's folders."""
+    try:
+        with Ledger(ledger, readonly=True) as book_of_record:
+            pairs = book_of_record.pairs(bid)
+            row = book_of_record.blast(bid)
+    except (LedgerError, sqlite3.Error, OSError):
+        return ""
+    if row is None:
+        return ""
+    pending = sum(1 for p in pairs if p["enqueued_at"] is None
+                  and not outbox.where(spool_dir, p["phone_id"], p["file"]))
+    if not pending:
+        return "; all %d recipients were enqueued before it expired" % len(pairs)
+    return ("; %d of its %d recipients planned on %s remain unsent and are never sent on "
+            "this approval" % (pending, len(pairs), row["planned_at"]))
+
+
+def restored_pairs(bid, restore):
+    """The gateway ledger's pairs from the control node's record of blast ``bid``."""
+    out = []
+    for pair in restore.get("pairs") or []:
+        name = str(pair.get("file") or "")
+        parts = name.split("_")
+        phone = parts[3] if len(parts) > 4 else ""
+        user_id, phone_id = str(pair.get("user_id") or ""), str(pair.get("phone_id") or "")
+        if (not outbox.USER_ID_RE.match(user_id) or not outbox.PHONE_ID_RE.match(phone_id)
+                or not outbox.PHONE_RE.match(phone) or "_b%s-u" % bid not in name
+                or "/" in name):
+            raise BlastError("blast %s: the control node's record holds a pair that is not one "
+                             "of this blast (%r): nothing restored" % (bid, pair))
+        enqueued_at = pair.get("enqueued_at") or restore.get("recorded_at")
+        out.append({"blast_id": bid, "user_id": user_id, "phone": phone, "phone_id": phone_id,
+                    "file": name, "planned_at": pair.get("planned_at") or restore.get("planned_at")
+                    or enqueued_at, "enqueued_at": enqueued_at})
+    return out
+
+
+def run(blast_text, allowed_signers, originators, phonebook, spool_dir, ledger,
+        modems, max_segments, now=None, check_mode=False, diff=False, restore=None):
+    """Check, plan, write and mark; return the module's result, raise BlastError on refusal.
+
+    ``restore`` is the control node's record of the blast when it claimed it before this
+    run (sms_blast_claim): its recorded pairs, or none when they never came back, and the
+    id of the gateway ledger it knew then (docs/sms-design.md, "Spent once").
+    """
     started = time.perf_counter()
     blast = parse(blast_text)
-    info, problems = check(blast, ketua, approval_keys, originators, max_segments)
+    info, problems = check(blast, allowed_signers, originators, max_segments)
     book = load_phonebook(phonebook)
     users, more = resolve(blast, book)
     problems += more
@@ -260,20 +383,34 @@ def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, led
     bid = blast.get("id")
     result = {"changed": False, "blast": {"id": bid, "kind": blast.get("kind"),
                                           "originator": blast.get("originator")},
-              "ledger": ledger}
+              "ledger": ledger, "planned": False}
     if info:
         result.update(segments=info["segments"], encoding=info["encoding"], units=info["units"],
                       non_gsm_chars=[{"index": i, "char": c, "codepoint": "U+%04X" % ord(c)}
                                      for i, c in info["non_gsm_chars"]])
+    moment = parse_time(now, "now", naive_is_utc=True) if now else datetime.datetime.now(
+        datetime.timezone.utc)
+    moment = moment.astimezone(datetime.timezone.utc)
+    now_iso = moment.isoformat(timespec="seconds")
+    expires = (blast.get("approval") or {}).get("expires") if isinstance(
+        blast.get("approval"), dict) else None
+    if expires is not None:
+        try:
+            until = parse_time(expires, "approval.expires")
+        except BlastError as exc:
+            problems.append(str(exc))
+        else:
+            result["expires"] = until.isoformat()
+            if moment > until:
+                problems.append("the approval expired at %s (now %s): an expired blast is never "
+                                "sent; the Ketua approves it again or it moves to blasts/archive/"
+                                "%s" % (until.isoformat(), now_iso,
+                                        _pending_note(ledger, spool_dir, bid)))
     if problems:
         raise BlastError("blast %s refused, nothing enqueued: %s" % (bid, "; ".join(problems)),
                          result)
     modem_list = normalise_modems(modems)
     rates = dict(modem_list)
-    moment = parse_time(now, "now", naive_is_utc=True) if now else datetime.datetime.now(
-        datetime.timezone.utc)
-    moment = moment.astimezone(datetime.timezone.utc)
-    now_iso = moment.isoformat(timespec="seconds")
     send_after = blast.get("send_after")
     scheduled = False
     if send_after is not None:
@@ -281,8 +418,8 @@ def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, led
         scheduled = moment < when
         result["send_after"] = when.isoformat()
     result["scheduled"] = scheduled
-    signature = (blast.get("approval") or {}).get("signature") or ""
-    sig_sha = hashlib.sha256(signature.strip().encode("utf-8")).hexdigest()
+    sig_sha = signature_sha256(blast)
+    result["signature_sha256"] = sig_sha
     checked = time.perf_counter()
     text = blast["text"]
     segments = info["segments"]
@@ -304,20 +441,51 @@ def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, led
         if not check_mode:
             raise BlastError("blast %s: nothing enqueued: %s" % (bid, why), result)
         notices.append(why)
-    written, to_write, recovered, already = [], [], [], 0
+    written, to_write, recovered, restored, already = [], [], [], [], 0
     if scheduled:
         pairs = fresh_pairs()
+        try:
+            with Ledger(ledger, readonly=True) as book_of_record:
+                result["ledger_id"] = book_of_record.ledger_id()
+        except (LedgerError, sqlite3.Error):
+            result["ledger_id"] = None
     else:
         try:
             with Ledger(ledger, readonly=check_mode) as book_of_record:
+                ledger_id = book_of_record.ledger_id()
+                result["ledger_id"] = ledger_id
                 row = book_of_record.blast(bid)
                 if row is not None and row["signature_sha256"] != sig_sha:
                     raise BlastError(
                         "blast %s refused, nothing enqueued: it was planned on %s with another "
                         "signature; a blast is never changed once sent, a correction is a new "
                         "blast" % (bid, row["planned_at"]), result)
-                fresh = row is None
-                if fresh:
+                if row is None and restore is not None and restore.get("pairs"):
+                    # A rebuilt gateway: the control node saw these go out through it.
+                    restored = restored_pairs(bid, restore)
+                    pairs = restored
+                    if not check_mode:
+                        book_of_record.restore({
+                            "blast_id": bid, "signature_sha256": sig_sha, "text": text,
+                            "segments": segments, "encoding": info["encoding"],
+                            "recipients": len(pairs),
+                            "planned_at": restore.get("planned_at") or pairs[0]["planned_at"]},
+                            pairs)
+                        result["planned"] = True
+                    result["planned_at"] = restore.get("planned_at")
+                    already = len(pairs)
+                elif row is None and restore is not None and not (
+                        restore.get("ledger_id") and restore["ledger_id"] == ledger_id):
+                    raise BlastError(
+                        "blast %s refused, nothing enqueued: the control node claimed it for this "
+                        "gateway on %s, but the record of its recipients never came back (the "
+                        "gateway stopped before it did), and this ledger (%s) is not the one it "
+                        "was handed to (%s): it may have gone out already, so it is never sent "
+                        "again. If the old gateway's sent folders show it did not go out, the "
+                        "Ketua approves it again under a new id" % (
+                            bid, restore.get("claimed_at"), ledger_id or "none yet",
+                            restore.get("ledger_id") or "unknown"), result)
+                elif row is None:
                     pairs = fresh_pairs()
                     if not check_mode:
                         book_of_record.plan({"blast_id": bid, "signature_sha256": sig_sha,
@@ -325,8 +493,10 @@ def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, led
                                              "encoding": info["encoding"],
                                              "recipients": len(pairs), "planned_at": now_iso},
                                             pairs)
+                        result["planned"] = True
                     to_write = pairs
                 else:
+                    result["planned"] = True
                     pairs = book_of_record.pairs(bid)
                     result["planned_at"] = row["planned_at"]
                     pending = [p for p in pairs if p["enqueued_at"] is None]
@@ -358,6 +528,11 @@ def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, led
                     if to_write or recovered:
                         book_of_record.mark_enqueued(bid, now_iso)
                     written = to_write
+                    # What the control node records: every pair as the ledger now holds it.
+                    result["pairs"] = [{"user_id": p["user_id"], "phone_id": p["phone_id"],
+                                        "file": p["file"], "planned_at": p["planned_at"],
+                                        "enqueued_at": p["enqueued_at"]}
+                                       for p in book_of_record.pairs(bid)]
                 else:
                     wrote = time.perf_counter()
                 result["timing"] = {"check": round(checked - started, 4),
@@ -394,14 +569,19 @@ def run(blast_text, approval_keys, ketua, originators, phonebook, spool_dir, led
         estimated_minutes=max(minutes) if minutes else 0.0,
         enqueued=0 if scheduled else len(to_write),
         recovered=len(recovered),
+        restored=len(restored),
         already_enqueued=already,
         files=[p["file"] for p in (written if not check_mode else to_write)],
         notices=notices,
     )
-    result["changed"] = bool(not scheduled and (to_write or recovered))
+    result["changed"] = bool(not scheduled and (to_write or recovered or restored))
     if scheduled:
         result["msg"] = ("blast %s is scheduled: not before %s (now %s); nothing enqueued"
                          % (bid, result["send_after"], now_iso))
+    elif restored:
+        result["msg"] = ("blast %s: %s %d recipients from the control node's record: it went out "
+                         "through this gateway before its ledger was lost; nothing is sent again"
+                         % (bid, "would restore" if check_mode else "restored", len(restored)))
     else:
         verb = "would enqueue" if check_mode else "enqueued"
         result["msg"] = ("blast %s: %d recipients, %d SMS each (%s), %d SMS over %d modem(s), "

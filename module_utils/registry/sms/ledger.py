@@ -10,6 +10,7 @@ import fcntl
 import os
 import sqlite3
 import time
+import uuid
 from urllib.parse import quote
 
 SCHEMA = """
@@ -33,6 +34,10 @@ CREATE TABLE IF NOT EXISTS enqueued (
     PRIMARY KEY (blast_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS enqueued_user ON enqueued (user_id, enqueued_at);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 PAIR_COLUMNS = ("blast_id", "user_id", "phone", "phone_id", "file", "planned_at", "enqueued_at")
@@ -71,6 +76,10 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        # Who this ledger is: a rebuilt gateway's new ledger gets a new id, so the control
+        # node can tell it from the one a blast was handed to (docs/sms-design.md).
+        self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_id', ?)",
+                        (str(uuid.uuid4()),))
 
     @staticmethod
     def _take_lock(path, timeout, owner):
@@ -120,6 +129,16 @@ class Ledger:
         return dict(zip(("blast_id", "signature_sha256", "text", "segments", "encoding",
                          "recipients", "planned_at"), row))
 
+    def ledger_id(self):
+        """This ledger's id (made with the ledger), or None when there is no ledger yet."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+        except sqlite3.OperationalError:  # a ledger from before the id: none until written
+            return None
+        return row[0] if row else None
+
     def pairs(self, blast_id):
         """Every pair of ``blast_id``, sorted by user id, as dicts."""
         if self.db is None:
@@ -142,6 +161,21 @@ class Ledger:
                                 "planned_at) VALUES (?, ?, ?, ?, ?, ?)",
                                 ((p["blast_id"], p["user_id"], p["phone"], p["phone_id"],
                                   p["file"], p["planned_at"]) for p in pairs))
+
+    def restore(self, blast_row, pairs):
+        """A blast the control node recorded as enqueued through this gateway, into a ledger
+        that lost it (a rebuilt gateway): its row and every pair, already enqueued, in one
+        transaction. Nothing is written to the spool."""
+        with self._transaction():
+            self.db.execute("INSERT INTO blasts (blast_id, signature_sha256, text, segments, "
+                            "encoding, recipients, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (blast_row["blast_id"], blast_row["signature_sha256"],
+                             blast_row["text"], blast_row["segments"], blast_row["encoding"],
+                             blast_row["recipients"], blast_row["planned_at"]))
+            self.db.executemany("INSERT INTO enqueued (blast_id, user_id, phone, phone_id, file, "
+                                "planned_at, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                ((p["blast_id"], p["user_id"], p["phone"], p["phone_id"],
+                                  p["file"], p["planned_at"], p["enqueued_at"]) for p in pairs))
 
     def reassign(self, blast_id, moves):
         """Pending pairs to other modems: ``moves`` is [(user_id, phone_id)]."""

@@ -20,14 +20,18 @@ import hashlib
 import os
 import re
 
+from ansible.module_utils.registry import destinations
+
 MAX_NAME = 99  # char FileName[100] in gammu-smsd's files backend, with its NUL
 BOM = b"\xfe\xff"
 FOLDERS = ("outbox", "sent", "error")  # in the order a file moves through them
 
-BLAST_ID_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{3}$")
-USER_ID_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
-PHONE_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
-PHONE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, which would then end up in a
+# file name or a folder of the spool (docs/registry-destinations.md).
+BLAST_ID_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{3}\Z")
+USER_ID_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*\Z")
+PHONE_RE = re.compile(r"^\+[1-9][0-9]{7,14}\Z")
+PHONE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 def content(text):
@@ -60,7 +64,8 @@ def file_name(stamp, phone, blast_id, user_id):
 
 
 def folder(spool_dir, phone_id, name):
-    return os.path.join(spool_dir, phone_id, name)
+    """``<spool>/<phone_id>/<name>``; a PhoneID or name that would leave the spool is refused."""
+    return destinations.path_inside(spool_dir, phone_id, name, field="modem folder")
 
 
 def where(spool_dir, phone_id, name):
@@ -70,7 +75,8 @@ def where(spool_dir, phone_id, name):
     each move being a rename: a file that leaves ``outbox/`` while we look is
     found in ``sent/`` or ``error/``, never missed.
     """
-    base = os.path.join(spool_dir, phone_id)
+    base = destinations.path_inside(spool_dir, phone_id, field="modem PhoneID")
+    destinations.file_component(name, "outbox file name")
     for sub in FOLDERS:
         if os.path.lexists(os.path.join(base, sub, name)):
             return sub

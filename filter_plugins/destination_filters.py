@@ -1,0 +1,57 @@
+"""Jinja2 filters that let a value into a configuration file only in a shape safe there.
+
+The roles put every registry-derived value through the filter of the syntax it is
+written into; the logic is in module_utils/registry/destinations.py (the tests import
+it), the inventory of fields in docs/registry-destinations.md. Each filter takes the
+name of the field as its argument, returns the value unchanged (``named_string`` adds
+the double quotes) and raises AnsibleFilterError, naming the field, for a value that
+would change the meaning of the file:
+
+- ``udev_value(field)``: inside "..." of a udev rule, or a udev comment
+- ``smsdrc_value(field)``: a gammu-smsdrc ``key = value`` or comment
+- ``named_string(field)``: a double-quoted named.conf string
+- ``dns_name(field)``: a host name in a zone file or a named.conf comment
+- ``dns_ttl(field)``: a TTL in a zone file
+- ``ldif_value(field)``: an attribute value in an LDIF file
+- ``ldap_dn(field)``: a DN with no RDN value that needs escaping
+- ``systemd_instance(field)``: the instance of ``unit@instance.service``
+- ``file_component(field)``: one component of a path
+"""
+import functools
+import os
+
+import ansible.module_utils
+from ansible.errors import AnsibleFilterError
+
+# Modules get module_utils packed by AnsiballZ; on the controller the filters must
+# find the same package, so put the project's module_utils on the package path.
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.registry import destinations  # noqa: E402
+
+_FILTERS = ("udev_value", "smsdrc_value", "named_string", "dns_name", "dns_ttl", "ldif_value",
+            "ldap_dn", "systemd_instance", "file_component")
+
+
+def _filter(name):
+    function = getattr(destinations, name)
+
+    @functools.wraps(function)
+    def wrapper(value, field="value"):
+        """Check the value for its destination; refuse it with an AnsibleFilterError."""
+        try:
+            return function(value, str(field))
+        except destinations.DestinationError as exc:
+            raise AnsibleFilterError("%s filter: %s" % (name, exc)) from exc
+    return wrapper
+
+
+class FilterModule:
+    """The destination filters."""
+
+    def filters(self):
+        """Map of filter name to function."""
+        return {name: _filter(name) for name in _FILTERS}
