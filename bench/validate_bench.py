@@ -63,13 +63,22 @@ def main(argv=None):
             sys.exit("the generated registry does not validate: the benchmark would be meaningless")
         floor = best_of(args.repeat, lambda: parse_only(registry))
         full = best_of(args.repeat, lambda: validate(registry, schemas, approval_root=root))
+        # The template-marker check (REG-TEMPLATE) walks a file's node tree only when its
+        # text could hold a marker; a brace escape in a comment of every file forces the
+        # walk everywhere: its worst case.
+        for name in registry_files(registry):
+            with open(os.path.join(registry, name), "a", encoding="utf-8") as fh:
+                fh.write("# \\x7b\n")
+        walked = best_of(args.repeat, lambda: validate(registry, schemas, approval_root=root))
     print("registry: %s (%.1f MB of YAML)" % (", ".join("%s %d" % kv for kv in sizes.items()),
                                               size_mb))
     print_table([("floor: parse with PyYAML CSafeLoader", floor, "1.00"),
-                 ("registry-validate (schemas + all rules)", full, "%.2f" % (full / floor))],
+                 ("registry-validate (schemas + all rules)", full, "%.2f" % (full / floor)),
+                 ("  the same, template-marker walk forced", walked, "%.2f" % (walked / floor))],
                 [("ratio", 8)], width=44, seconds_width=10)
     goals = Goals()
     goals.report("validation <= %.1f x floor:" % GOAL, full / floor <= GOAL)
+    goals.report("validation with the walk forced <= %.1f x floor:" % GOAL, walked / floor <= GOAL)
     return goals.status()
 
 
