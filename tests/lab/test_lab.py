@@ -324,7 +324,7 @@ def test_planted_lookups_never_run(operate, tmp_path):
     hosts = recap(checked)
     assert {"dns1", "ldap1", "sms1"} <= set(hosts), checked.stdout[-3000:]
     assert all(hosts[h]["unreachable"] == 0 for h in hosts), hosts
-    reported = _run_poisoned(operate, free_text, "report.yml")
+    reported = _run_poisoned(operate, free_text, "report.yml", "-e", f"report__dir={tmp_path / 'reports'}")
     assert fired(canary) == [], reported.stdout[-3000:]
     assert reported.returncode == 0, reported.stdout[-3000:]
     blasted = _run_poisoned(operate, free_text, "blast.yml")
@@ -334,7 +334,7 @@ def test_planted_lookups_never_run(operate, tmp_path):
     assert fired(canary) == [], planned.stdout[-3000:]
     # The poisoned values went all the way as text (the mail plan's display names, the
     # refused blast's text): the test exercised the paths it claims to.
-    assert "lookup('ansible.builtin.pipe'" in checked.stdout
+    assert "lookup('ansible.builtin.pipe'" in (free_text.parent / "plan" / "plan.json").read_text()
     assert "2026-12-900" in blasted.stdout
 
 
