@@ -298,8 +298,8 @@ BYPASS = ["-e", json.dumps({"registry_validation": {"ok": True, "summary": {}, "
 def _run_poisoned(operate, registry, playbook_name, *args):
     cmd = [_tool("ansible-playbook"), str(ROOT / "playbooks" / playbook_name), *EXTRA_VARS, *operate["extra"],
            "-e", f"registry_dir={registry}", *BYPASS, *args]
-    env = dict(_env(), **operate["env"], CITY_STATE_DIR=str(registry.parent / "state"),
-               CITY_PLAN_DIR=str(registry.parent / "plan"))
+    env = dict(_env(), **operate["env"])
+    env.update(CITY_STATE_DIR=str(registry.parent / "state"), CITY_PLAN_DIR=str(registry.parent / "plan"))
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SITE_TIMEOUT,
                           check=False)
 
