@@ -152,11 +152,7 @@ class Ledger:
     def plan(self, blast_row, pairs):
         """Step 1: the blast and all its pairs, in one transaction."""
         with self._transaction():
-            self.db.execute("INSERT INTO blasts (blast_id, signature_sha256, text, segments, "
-                            "encoding, recipients, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (blast_row["blast_id"], blast_row["signature_sha256"],
-                             blast_row["text"], blast_row["segments"], blast_row["encoding"],
-                             blast_row["recipients"], blast_row["planned_at"]))
+            self._insert_blast(blast_row)
             self.db.executemany("INSERT INTO enqueued (blast_id, user_id, phone, phone_id, file, "
                                 "planned_at) VALUES (?, ?, ?, ?, ?, ?)",
                                 ((p["blast_id"], p["user_id"], p["phone"], p["phone_id"],
@@ -167,15 +163,19 @@ class Ledger:
         that lost it (a rebuilt gateway): its row and every pair, already enqueued, in one
         transaction. Nothing is written to the spool."""
         with self._transaction():
-            self.db.execute("INSERT INTO blasts (blast_id, signature_sha256, text, segments, "
-                            "encoding, recipients, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (blast_row["blast_id"], blast_row["signature_sha256"],
-                             blast_row["text"], blast_row["segments"], blast_row["encoding"],
-                             blast_row["recipients"], blast_row["planned_at"]))
+            self._insert_blast(blast_row)
             self.db.executemany("INSERT INTO enqueued (blast_id, user_id, phone, phone_id, file, "
                                 "planned_at, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 ((p["blast_id"], p["user_id"], p["phone"], p["phone_id"],
                                   p["file"], p["planned_at"], p["enqueued_at"]) for p in pairs))
+
+    def _insert_blast(self, blast_row):
+        """The ``blasts`` row of a plan or a restore (the caller holds the transaction)."""
+        self.db.execute("INSERT INTO blasts (blast_id, signature_sha256, text, segments, "
+                        "encoding, recipients, planned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (blast_row["blast_id"], blast_row["signature_sha256"], blast_row["text"],
+                         blast_row["segments"], blast_row["encoding"], blast_row["recipients"],
+                         blast_row["planned_at"]))
 
     def reassign(self, blast_id, moves):
         """Pending pairs to other modems: ``moves`` is [(user_id, phone_id)]."""
