@@ -8,7 +8,7 @@ module: mail_accounts
 short_description: Apply the registry's mail accounts to OpenLDAP in bulk
 description:
   - Reads every account under O(base) with one paged search, plans the operations and
-    applies them over one connection with a bounded number of requests in flight.
+    applies them over a few connections at once, one thread each (O(window)).
   - "Lifecycle (docs/directory-design.md): C(active) accounts exist with the declared
     attributes (changed attributes are replaced, the entry is never recreated);
     C(deactivated) ones are locked by ppolicy (a bind fails, mail lookups with the
@@ -50,9 +50,10 @@ options:
     type: path
     required: true
   window:
-    description: Largest number of requests in flight on the connection.
+    description: Number of connections the apply uses at once, each with one request in flight; every
+      change of one account goes over the same connection, in order.
     type: int
-    default: 64
+    default: 8
   max_change_ratio:
     description: Largest share (0 to 1) of the accounts one run may deactivate or delete without
       O(force); up to 5 are always allowed.
@@ -155,7 +156,7 @@ def main():
             handover_dir=dict(type="path", required=True),
             handover_vault_password=dict(type="str", no_log=True),
             archive_dir=dict(type="path", required=True),
-            window=dict(type="int", default=64),
+            window=dict(type="int", default=8),
             max_change_ratio=dict(type="float", default=0.1),
             force=dict(type="bool", default=False),
             timeout=dict(type="float", default=30),

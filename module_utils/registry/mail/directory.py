@@ -1,9 +1,10 @@
 """Talk to the directory with ldap3: one paged read, pipelined writes, archives."""
-import collections
 import hashlib
 import os
 import secrets
 import string
+import threading
+import zlib
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
@@ -117,50 +118,71 @@ class Directory:
                 raise DirectoryError("archive %s does not verify; %s not deleted" % (path, dn))
         return path
 
-    def apply(self, ops, passwords, window=64):
-        """Send ``ops`` over one connection, at most ``window`` in flight.
+    def apply(self, ops, passwords, window=8):
+        """Send ``ops`` over ``window`` connections at once, each owned by one thread.
 
         Returns (done, failures): the operations acknowledged, and (operation, reason)
         for those the server refused. ``passwords`` maps an operation to its password.
+
+        Every operation on one DN goes to the same connection, in plan order, so the
+        changes of an entry apply in order. No connection is shared between threads:
+        ldap3's asynchronous strategy reads a TLS socket in one thread while another
+        writes it, and OpenSSL's state is not safe for that (under load the stream
+        came apart: garbled responses, then a closed socket, mid-apply).
         """
-        conn = self._connect(ldap3.ASYNC)
-        pending = collections.deque()
-        in_flight = collections.Counter()  # DN -> requests in flight
+        lanes = [[] for _ in range(max(1, min(int(window), len(ops) or 1)))]
+        for op in ops:
+            lanes[zlib.crc32(op.dn.lower().encode("utf-8")) % len(lanes)].append(op)
+        lanes = [lane for lane in lanes if lane]
+        stop = threading.Event()
+        outcomes = [None] * len(lanes)
+
+        def run(index, lane):
+            done, failures = [], []
+            outcomes[index] = (done, failures, None)
+            try:
+                conn = self._connect()
+            except DirectoryError as exc:
+                outcomes[index] = (done, failures, exc)
+                stop.set()
+                return
+            try:
+                for op in lane:
+                    if stop.is_set():
+                        break
+                    if self._send(conn, op, passwords.get(id(op))):
+                        done.append(op)
+                    else:
+                        result = conn.result or {}
+                        if result.get("result") is None or conn.closed:
+                            raise DirectoryError("no answer to %s %s: %s" % (
+                                op.action, op.dn, result.get("description") or conn.last_error))
+                        failures.append((op, "%s: %s" % (result.get("description"), result.get("message"))))
+            except (ldap_errors.LDAPException, OSError) as exc:
+                outcomes[index] = (done, failures, DirectoryError(
+                    "%s failed during the apply: %s" % (self.uri, exc)))
+                stop.set()
+            except DirectoryError as exc:
+                outcomes[index] = (done, failures, DirectoryError(
+                    "%s failed during the apply: %s" % (self.uri, exc)))
+                stop.set()
+            finally:
+                try:
+                    conn.unbind()
+                except (ldap_errors.LDAPException, OSError):
+                    pass
+
+        threads = [threading.Thread(target=run, args=(i, lane), daemon=True) for i, lane in enumerate(lanes)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         done, failures = [], []
-
-        def collect():
-            op, msgid = pending.popleft()
-            in_flight[op.dn.lower()] -= 1
-            try:
-                _, result = conn.get_response(msgid, timeout=self.timeout)
-            except ldap_errors.LDAPException as exc:
-                raise DirectoryError("%s stopped answering: %s" % (self.uri, exc))
-            if result and result.get("result") == 0:
-                done.append(op)
-            else:
-                failures.append((op, "%s: %s" % ((result or {}).get("description"),
-                                                 (result or {}).get("message"))))
-
-        try:
-            for op in ops:
-                # slapd may run the requests of one connection in parallel: two on the
-                # same entry are never in flight together, so they apply in order.
-                while in_flight[op.dn.lower()]:
-                    collect()
-                msgid = self._send(conn, op, passwords.get(id(op)))
-                pending.append((op, msgid))
-                in_flight[op.dn.lower()] += 1
-                if len(pending) >= window:
-                    collect()
-            while pending:
-                collect()
-        except (ldap_errors.LDAPException, OSError) as exc:
-            raise DirectoryError("%s failed during the apply: %s" % (self.uri, exc))
-        finally:
-            try:
-                conn.unbind()
-            except ldap_errors.LDAPException:
-                pass
+        for lane_done, lane_failures, error in outcomes:
+            if error is not None:
+                raise error
+            done.extend(lane_done)
+            failures.extend(lane_failures)
         return done, failures
 
     @staticmethod
