@@ -158,11 +158,7 @@ class Directory:
                             raise DirectoryError("no answer to %s %s: %s" % (
                                 op.action, op.dn, result.get("description") or conn.last_error))
                         failures.append((op, "%s: %s" % (result.get("description"), result.get("message"))))
-            except (ldap_errors.LDAPException, OSError) as exc:
-                outcomes[index] = (done, failures, DirectoryError(
-                    "%s failed during the apply: %s" % (self.uri, exc)))
-                stop.set()
-            except DirectoryError as exc:
+            except Exception as exc:  # noqa: BLE001 - every failure of a thread must reach the caller
                 outcomes[index] = (done, failures, DirectoryError(
                     "%s failed during the apply: %s" % (self.uri, exc)))
                 stop.set()
