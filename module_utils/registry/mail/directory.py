@@ -40,9 +40,9 @@ class Directory:
         self.server = ldap3.Server(uri, tls=tls, connect_timeout=timeout)
         self.bind_dn, self.password, self.start_tls, self.timeout = bind_dn, password, start_tls, timeout
 
-    def _connect(self, strategy=ldap3.SYNC):
+    def _connect(self):
         try:
-            conn = ldap3.Connection(self.server, self.bind_dn, self.password, client_strategy=strategy,
+            conn = ldap3.Connection(self.server, self.bind_dn, self.password, client_strategy=ldap3.SYNC,
                                     receive_timeout=self.timeout, raise_exceptions=False)
             conn.open()
             if self.start_tls and not conn.start_tls():
