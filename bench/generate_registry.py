@@ -75,12 +75,15 @@ def generate(example_dir, out_dir, accounts=20000, subdomains=500, sms_users=200
                                      "status": "active"})
 
     pool = domain_doc["pools"][0]
+    # The decree of the example's subdomains: an invented one would have to follow the
+    # city's own numbering, which only the city knows.
+    decree = next(s["decree"] for s in domain_doc["subdomains"] if s.get("decree"))
     network = next(ipaddress.ip_network(n) for n in pool["networks"] if ":" in n)
     subs_needed = subdomains - len(domain_doc["subdomains"])
     for i in range(max(0, subs_needed)):
         domain_doc["subdomains"].append({
             "name": "app%04d" % i, "owner": agencies[i % len(agencies)], "kind": "application",
-            "decree": "Keputusan Wali Kota Nomor 500.05/Kep.%d/2025" % (900 + i),
+            "decree": decree,
             "status": "active",
             "records": [{"type": "AAAA", "value": str(network.network_address + 0x1000 + i)},
                         {"name": "www", "type": "CNAME", "value": "app%04d.%s." % (i, domain)}]})

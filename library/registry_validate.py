@@ -57,10 +57,35 @@ options:
         type: list
         elements: str
         required: true
+  limits:
+    description:
+      - Bounds of what the registry may hold, the inventory's policy (a registry edit cannot
+        change them); any left out keeps its default (docs/registry-format.md, "How a
+        registry is read").
+    type: dict
+    suboptions:
+      max_file_bytes:
+        description: Bytes of one registry file (default 64 MiB).
+        type: int
+      max_total_bytes:
+        description: Bytes of all registry files together (default 512 MiB).
+        type: int
+      max_files:
+        description: Registry files, blasts and their archive included (default 50,000).
+        type: int
+      max_dirs:
+        description: Folders of the registry (default 64).
+        type: int
+      max_depth:
+        description: Nesting of mappings and sequences in one file (default and most 64).
+        type: int
+      max_alias_nodes:
+        description: Nodes that aliases may add to one file once expanded (default 10,000).
+        type: int
 requirements:
+  - rapidyaml
   - jsonschema
-  - fastjsonschema
-  - PyYAML
+  - jsonschema-rs
   - ssh-keygen (OpenSSH) to verify the signatures of blasts
 notes:
   - The findings are also returned as data for reports and CI.
@@ -118,7 +143,7 @@ try:
     from ansible.module_utils.registry.summary import summarise
     from ansible.module_utils.registry.validate import validate
     IMPORT_ERROR = None
-except ImportError as exc:  # jsonschema / PyYAML missing on the control node
+except ImportError as exc:  # rapidyaml / jsonschema missing on the control node
     IMPORT_ERROR = exc
 
 
@@ -134,11 +159,15 @@ def main():
                 ketua=dict(type="str", required=True),
                 keys=dict(type="list", elements="str", required=True, no_log=False),
             )),
+            limits=dict(type="dict", options=dict(
+                (name, dict(type="int")) for name in ("max_file_bytes", "max_total_bytes",
+                                                      "max_files", "max_dirs", "max_depth",
+                                                      "max_alias_nodes"))),
         ),
         supports_check_mode=True,
     )
     if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("jsonschema, fastjsonschema and PyYAML"),
+        module.fail_json(msg=missing_required_lib("rapidyaml, jsonschema and jsonschema-rs"),
                          exception=str(IMPORT_ERROR))
     today = None
     if module.params["today"]:
@@ -146,7 +175,14 @@ def main():
             today = datetime.date.fromisoformat(module.params["today"])
         except ValueError:
             module.fail_json(msg="today must be YYYY-MM-DD, not %r" % module.params["today"])
+    limits = {k: v for k, v in (module.params["limits"] or {}).items() if v is not None}
+    try:
+        from ansible.module_utils.registry.limits import Limits
+        limits = Limits(limits)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     result = validate(module.params["registry_dir"], module.params["schema_dir"], today=today,
+                      limits=limits,
                       display_root=module.params["display_root"],
                       approval_root=module.params["approval_root"],
                       approval_root_source="sms_approval__root (group_vars/all/sms_approval.yml "

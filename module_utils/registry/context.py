@@ -4,6 +4,7 @@ Rules run even when a file has schema errors (every error in one run), so every
 accessor tolerates wrong shapes: it yields only the entries that are mappings.
 """
 import datetime
+import re
 from functools import cached_property
 
 
@@ -17,13 +18,43 @@ def _entries(data, key):
 
 
 ARCHIVE_PREFIX = "blasts/archive/"
+_DOMAIN = re.compile(r"(?:(?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+(?!-)[A-Za-z0-9-]{2,63}(?<!-)\.?\Z")
+
+
+class derived:
+    """An index over a file, built once; each use counts as a read of the file, so a
+    rule that uses it is known to depend on it (Context.broken)."""
+
+    def __init__(self, relname):
+        self.relname = relname
+
+    def __call__(self, func):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+        return self
+
+    def __get__(self, ctx, owner=None):
+        if ctx is None:
+            return self
+        if self.relname in ctx.broken:
+            ctx.touched_broken.add(self.relname)
+        cache = ctx.__dict__.setdefault("_derived", {})
+        if self.name not in cache:
+            cache[self.name] = self.func(ctx)
+        return cache[self.name]
 
 
 class Context:
     def __init__(self, files, today=None, approval_root=None, approval_root_source=None,
-                 now=None):
+                 now=None, broken=()):
         # relname -> RegistryFile (only files that parsed)
         self.files = files
+        # Files that are structurally wrong (missing, unreadable, not a mapping, a section
+        # of the wrong type): their own error says so, and a rule that reads one reports
+        # nothing, rather than every reference into it as a separate error.
+        self.broken = frozenset(broken)
+        self.touched_broken = set()
         self._today_given = today is not None
         self.today = today or datetime.date.today()
         # The inventory's trust anchor of blast approvals (sms_approval__root), and where it
@@ -33,6 +64,8 @@ class Context:
         self._now = now
 
     def data(self, relname):
+        if relname in self.broken:
+            self.touched_broken.add(relname)
         loaded = self.files.get(relname)
         return loaded.data if loaded is not None and isinstance(loaded.data, dict) else {}
 
@@ -41,8 +74,14 @@ class Context:
         return loaded.display if loaded is not None else relname
 
     def entries(self, relname, key):
-        """(index, mapping) of the list ``key`` of file ``relname``."""
-        return _entries(self.data(relname), key)
+        """(index, mapping) of the list ``key`` of file ``relname`` (built once: most
+        rules walk the same lists)."""
+        data = self.data(relname)
+        cache = self.__dict__.setdefault("_entries_cache", {})
+        found = cache.get((relname, key))
+        if found is None:
+            found = cache[(relname, key)] = list(_entries(data, key))
+        return found
 
     def section(self, relname, *keys):
         node = self.data(relname)
@@ -65,7 +104,7 @@ class Context:
         """blasts/archive/<id>.yml: records of blasts never to be sent (again)."""
         return [name for name in self.blast_files if name.startswith(ARCHIVE_PREFIX)]
 
-    @cached_property
+    @derived("city.yml")
     def timezone(self):
         """The city's time zone (``city.timezone``); UTC when it is unknown here."""
         name = self.section("city.yml", "city").get("timezone")
@@ -85,7 +124,7 @@ class Context:
             return datetime.datetime.now(datetime.timezone.utc)
         return datetime.datetime.combine(self.today, datetime.time(0, 0), self.timezone)
 
-    @cached_property
+    @derived("approval-trust.yml")
     def approval_trust(self):
         """(Trust, None) from the inventory's root and approval-trust.yml, or (None, why)."""
         from ansible.module_utils.registry.sms import trust
@@ -96,34 +135,38 @@ class Context:
             return None, str(exc)
 
     # Indexes built once and shared by every rule.
-    @cached_property
+    @derived("agencies.yml")
     def agencies(self):
         return {a.get("code"): a for _, a in self.entries("agencies.yml", "agencies")
                 if isinstance(a.get("code"), str)}
 
-    @cached_property
+    @derived("people.yml")
     def people(self):
         return {p.get("id"): p for _, p in self.entries("people.yml", "people")
                 if isinstance(p.get("id"), str)}
 
-    @cached_property
+    @derived("sms.yml")
     def groups(self):
         return {g.get("name") for _, g in self.entries("sms.yml", "groups")}
 
-    @cached_property
+    @derived("domain.yml")
     def main_domain(self):
+        """The main domain, or None when it is not a domain name (the schema's error): a
+        rule comparing addresses with it then says nothing, rather than once per address."""
         name = self.section("domain.yml", "domain").get("name")
-        return name.rstrip(".").lower() if isinstance(name, str) else None
+        if not isinstance(name, str) or len(name) > 254 or not _DOMAIN.match(name):
+            return None
+        return name.rstrip(".").lower()
 
-    @cached_property
+    @derived("city.yml")
     def roles(self):
         return self.section("city.yml", "roles")
 
-    @cached_property
+    @derived("city.yml")
     def policy(self):
         return self.section("city.yml", "policy")
 
-    @cached_property
+    @derived("sms.yml")
     def ketua(self):
         return self.section("sms.yml", "secretariat").get("ketua")
 

@@ -44,3 +44,18 @@ class Finding:
 
     def sort_key(self):
         return (self.file, self.line, self.column, self.rule, self.message)
+
+
+SHOWN_LIMIT = 60
+
+
+def shown(value, limit=SHOWN_LIMIT):
+    """``repr`` of a registry value cut to ``limit`` characters: a message never embeds an
+    unbounded value (an alias bomb, a 50 MB string) however large the input."""
+    if isinstance(value, (dict, list, tuple)):
+        return "a %s of %d item%s" % ("mapping" if isinstance(value, dict) else "list",
+                                      len(value), "" if len(value) == 1 else "s")
+    text = repr(value) if isinstance(value, str) else repr(value)[:limit + 1]
+    if len(text) <= limit:
+        return text
+    return text[:limit - 3] + "...'"

@@ -106,8 +106,11 @@ def transliterate(text):
     "Ma'ruf Amín" -> "Maruf Amin". Runs of other characters become one space;
     the result has no leading or trailing space. Case is kept.
     """
-    decomposed = unicodedata.normalize("NFKD", _check(text, "text").translate(_TRANSLATE))
-    ascii_text = decomposed.encode("ascii", "ignore").decode("ascii")
+    if _check(text, "text").isascii():  # most names: nothing to decompose
+        ascii_text = text.replace("'", "").replace("`", "")
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLATE))
+        ascii_text = decomposed.encode("ascii", "ignore").decode("ascii")
     return _NON_ALNUM_RE.sub(" ", ascii_text).strip()
 
 
@@ -171,6 +174,8 @@ def localpart_matches_name(localpart, name):
     parts = [p for p in parts if p]
     if not words or not parts:
         return False
+    if parts == words and all(_ALPHA_RE.fullmatch(p) for p in parts):
+        return True  # the usual case, the name's own tokens in order: no search needed
     whole = False
     for part in parts:
         if not _ALPHA_RE.fullmatch(part):

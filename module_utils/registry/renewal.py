@@ -1,8 +1,10 @@
 """Where the main domain stands in its yearly renewal (D6).
 
-One function, used by the validation rule ``D6-RENEWAL`` (a warning ahead of and
-during the window) and by the renewal report: the domain is renewed within
-``window_days`` after its expiry; the toolkit warns from ``warning_days`` before it.
+One function, used by the validation rule ``D6-RENEWAL`` and by the renewal report: the
+domain is renewed every year within ``window_days`` after its expiry (the expiry day
+counts); the toolkit warns from ``warning_days`` before it. The rule warns ahead of the
+expiry (WARN) and inside the window (WINDOW), when the renewal is still on time, and
+fails the registry once the window has passed (OVERDUE): the renewal is then late.
 """
 import datetime
 
@@ -13,6 +15,9 @@ OVERDUE = "overdue"        # the window has passed
 STATES = (OK, WARN, WINDOW, OVERDUE)
 DEFAULT_WINDOW_DAYS = 35
 DEFAULT_WARNING_DAYS = 60
+# A registration runs a year: an expiry further ahead than two years is a typing error
+# (it would silence the renewal warnings for good), whatever the policy's days.
+FAR_AHEAD_DAYS = 2 * 366
 
 
 def policy_days(policy):
@@ -23,7 +28,8 @@ def policy_days(policy):
             int(domain.get("renewal_warning_days", DEFAULT_WARNING_DAYS)))
 
 
-def renewal_status(expires, today, window_days=DEFAULT_WINDOW_DAYS, warning_days=DEFAULT_WARNING_DAYS):
+def renewal_status(expires, today, window_days=DEFAULT_WINDOW_DAYS,
+                   warning_days=DEFAULT_WARNING_DAYS):
     """The renewal state of a domain expiring on ``expires`` (a date), seen on ``today``.
 
     Returns a dict: ``state`` (one of STATES), ``days_left`` (to the expiry; negative

@@ -7,11 +7,11 @@ copy pasted into a playbook, would run it (docs/security.md).
 
 The check is on the parsed strings, keys included, not on the text: YAML escapes
 (``"\\x7b{ ... }}"``) and escaped line breaks can spell a marker that the text does
-not show. A cheap look at the text decides whether the node tree needs a walk.
+not show. Whether the data needs a walk at all is told by one search of the parsed
+strings as the loader emitted them (``may_hold_marker``), or, for a file read without
+rapidyaml, by a cheap look at the text.
 """
 import re
-
-import yaml
 
 from ansible.module_utils.registry.findings import ERROR, Finding
 
@@ -23,34 +23,35 @@ _MAYBE_RE = re.compile(r"\{[\s\\]*[{%#]|\\(?:x7[bB]|u007[bB]|U0000007[bB])")
 
 
 def scan(loaded):
-    """Findings for every scalar (key or value) of ``loaded`` holding a template marker."""
-    if loaded.node is None or not _MAYBE_RE.search(loaded.text):
+    """Findings for every string (key or value) of ``loaded`` holding a template marker."""
+    if loaded.data is None:
+        return []
+    known = getattr(loaded, "may_hold_marker", None)
+    if known is False or (known is None and not _MAYBE_RE.search(loaded.text)):
         return []
     findings = []
-    stack = [loaded.node]
-    seen = set()  # an alias shares its node: visit each once (no alias bomb)
+    stack = [((), loaded.data)]
     while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.ScalarNode):
-            match = _MARKER_RE.search(node.value) if isinstance(node.value, str) else None
-            if match:
-                mark = node.start_mark
-                findings.append(Finding(
-                    ERROR, "REG-TEMPLATE", "REG", loaded.display, (),
-                    "template marker %r in %r: the registry is data, nothing in it is "
-                    "evaluated" % (match.group(0), _shorten(node.value)),
-                    "remove the braces (write the text without '{{', '{%' or '{#')",
-                    line=mark.line + 1, column=mark.column + 1))
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.append(value)
-                stack.append(key)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if _MARKER_RE.search(key):
+                    findings.append(_finding(loaded, path + (key,), "key", key))
+                stack.append((path + (key,), sub))
+        elif isinstance(value, list):
+            stack.extend((path + (index,), sub) for index, sub in enumerate(value))
+        elif isinstance(value, str) and _MARKER_RE.search(value):
+            findings.append(_finding(loaded, path, "value", value))
     return sorted(findings, key=Finding.sort_key)
+
+
+def _finding(loaded, path, at, text):
+    line, column = loaded.locate(path, at)
+    return Finding(ERROR, "REG-TEMPLATE", "REG", loaded.display, path,
+                   "template marker %r in %r: the registry is data, nothing in it is "
+                   "evaluated" % (_MARKER_RE.search(text).group(0), _shorten(text)),
+                   "remove the braces (write the text without '{{', '{%' or '{#')",
+                   at=at, line=line, column=column)
 
 
 def _shorten(text, limit=60):

@@ -6,7 +6,7 @@ the rule code says only what is wrong and how to fix it.
 """
 from collections import namedtuple
 
-from ansible.module_utils.registry.findings import ERROR, Finding
+from ansible.module_utils.registry.findings import ERROR, Finding, shown
 
 Problem = namedtuple("Problem", "file path message fix at severity")
 Problem.__new__.__defaults__ = ("value", None)
@@ -34,19 +34,26 @@ def rule(rule_id, requirement, summary, severity=ERROR):
 def run_rules(ctx):
     findings = []
     for item in RULES:
+        ctx.touched_broken.clear()
+        found = []
         try:
             for problem in item.func(ctx):
-                findings.append(Finding(problem.severity or item.severity, item.id,
+                found.append(Finding(problem.severity or item.severity, item.id,
                                         item.requirement, ctx.display(problem.file),
                                         problem.path, problem.message, problem.fix,
                                         at=problem.at))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Usually a shape the schema already rejected. Fail closed all the same: a
             # rule that could not run must never let a registry through.
-            findings.append(Finding(ERROR, item.id, item.requirement, "(registry)", (),
-                                    "rule could not be checked (%s: %s)" % (
-                                        type(exc).__name__, exc),
-                                    "fix the errors above and validate again"))
+            found.append(Finding(ERROR, item.id, item.requirement, "(registry)", (),
+                                 "rule could not be checked (%s: %s)" % (
+                                     type(exc).__name__, str(exc)[:80]),
+                                 "fix the errors above and validate again"))
+        # A rule that read a structurally broken file would report its consequences (every
+        # reference into it "not defined"); the file's own error is the one to fix. The
+        # registry fails all the same.
+        if not ctx.touched_broken:
+            findings.extend(found)
     return findings
 
 
@@ -60,16 +67,21 @@ def unique(ctx, relname, key, field, describe, normalise=None):
         norm = normalise(value) if normalise else value
         if norm in first:
             line = ctx.files[relname].locate((key, first[norm], field))[0]
+            same = "" if normalise is None else " (%s)" % normalise.__doc__
             yield Problem(relname, (key, index, field),
-                          "%s %r is used twice (first at line %d)" % (describe, value, line),
-                          "give each %s a distinct %s, or remove one entry" % (describe, field))
+                          "%s %s is used a second time%s: first at line %d; each %s is "
+                          "unique in %s" % (describe, shown(value), same, line, describe,
+                                            relname),
+                          "give this entry its own %s, or remove one of the two entries"
+                          % field)
         else:
             first[norm] = index
 
 
-def reference(relname, path, value, known, what, fix_where):
-    """A Problem when ``value`` is not in ``known``, else None."""
-    if value is None or value in known:
+def reference(relname, path, value, known, what, where):
+    """A Problem when ``value`` (a string; the schema reports other types) is not in
+    ``known``, else None."""
+    if not isinstance(value, str) or value in known:
         return None
-    return Problem(relname, path, "%s %r is not defined" % (what, value),
-                   "use a %s defined in %s, or add it there" % (what, fix_where))
+    return Problem(relname, path, "%s %s is not defined in %s" % (what, shown(value), where),
+                   "use a %s of %s, or add it there first" % (what, where))
