@@ -70,6 +70,13 @@ def _has_control(raw):
 _SUSPECT = re.compile(rb"(?:^|[\s\[\]{},])[&*!][^\s,\[\]{}]|<<")
 
 
+# A plain scalar the JSON emitter writes as a number with a leading '+' (+5, +1.5, +.5,
+# +1e3, +0x1), which JSON does not read: refused at its line, with "quote it if it is text"
+# (a phone written +6281234 is one). "+62 812-..." is text.
+PLUS_NUMBER = re.compile(r"\+(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+                         r"|0[xXoObB][0-9A-Fa-f]+)\Z")
+
+
 def _suspect(raw):
     # bytes.find is memchr: most files hold none of these bytes at all.
     if b"&" in raw or b"*" in raw or b"!" in raw or b"<<" in raw:
@@ -521,6 +528,11 @@ def _exact_checks(loaded, limits):
                                 fix="write the values out instead of nesting aliases")
             size_of[node] = added
             continue
+        if not tree.is_container(node) and (tree.has_val_anchor(node)
+                                            or tree.has_key_anchor(node)):
+            name = bytes(tree.val_anchor(node) if tree.has_val_anchor(node)
+                         else tree.key_anchor(node))
+            sizes[name] = 1
         if tree.is_container(node):
             stack.append((node, depth, True))
             children = []
@@ -571,7 +583,7 @@ def _check_node(loaded, node):
                                 code, _NAMES.get(code, "a control character"),
                                 "value" if is_val else "key", line),
                             line, column, fix="remove the escape (\\0, \\x.., \\u....)")
-        if is_val and tree.is_val_plain(node) and text[:1] == "+" and text[1:2].isdigit():
+        if is_val and tree.is_val_plain(node) and PLUS_NUMBER.match(text):
             line, column = loaded.position(_any_offset(loaded, node))
             raise LoadError("the number %s has a leading '+'" % text[:20], line, column,
                             fix="write it without '+', or quote it if it is text")

@@ -19,7 +19,6 @@ except ImportError:  # pragma: no cover - libyaml is part of Debian's python3-ya
 # What rapidyaml's JSON emitter writes as a number (and JSON reads back).
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
-_PLUS_NUMBER = re.compile(r"\+[0-9]")
 _STR = "tag:yaml.org,2002:str"
 
 
@@ -50,7 +49,8 @@ def _plain(loader, node):
         return int(text)
     if _FLOAT.match(text) and any(c.isdigit() for c in text):
         return float(text)
-    if _PLUS_NUMBER.match(text):
+    from ansible.module_utils.registry.loader import PLUS_NUMBER
+    if PLUS_NUMBER.match(text):
         from ansible.module_utils.registry.loader import LoadError
         raise LoadError("the number %s has a leading '+'" % text[:20], node.start_mark.line + 1,
                         node.start_mark.column + 1,

@@ -279,7 +279,9 @@ PARITY = ["a: yes\nb: on\nc: ~\nd: 0777\ne: 1_000\nf: true\ng: 12\nh: 1.5\ni: nu
           "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\nlist: [*b, *b]\n",
           "- a\n- b: [c, {d: e}]\n", "just text\n", "", "# only a comment\n", "---\na: 1\n",
           "date: 2026-12-03\ntime: 2026-12-03T10:00:00+07:00\nnip: 198108022010041003\n",
-          "vault: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", "'1': one\n2: two\n"]
+          "vault: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", "'1': one\n2: two\n",
+          "phone: +62 859-3417-688\nplus: +\nsign: +-1\nunder: +1_0\n",
+          "anchored: &a +62 812-1000-0001\nagain: *a\n"]
 
 
 @pytest.mark.parametrize("text", PARITY)
@@ -300,7 +302,8 @@ def test_both_readers_give_the_same_data(tmp_path, text):
 @pytest.mark.parametrize("text, rule", [
     ("bomb:\n" + alias_bomb(), "REG-LIMIT"), ("a: " + "[" * 100 + "]" * 100 + "\n", "REG-LIMIT"),
     ("a: !!python/object:os.system {}\n", "REG-YAML"), ("a: !!str 5\n", "REG-YAML"),
-    ("a: +5\n", "REG-YAML"), ("a: 1\n---\nb: 2\n", "REG-YAML")])
+    ("a: +5\n", "REG-YAML"), ("phone: +6281234\n", "REG-YAML"), ("a: +0x1\n", "REG-YAML"),
+    ("x: &a 1\nphone: +1.5\n", "REG-YAML"), ("a: 1\n---\nb: 2\n", "REG-YAML")])
 def test_both_readers_refuse_the_same_hostile_input(tmp_path, monkeypatch, text, rule):
     from ansible.module_utils.registry import loader
     path = tmp_path / "f.yml"
