@@ -237,7 +237,13 @@ def _form(schema):
         return form
     desc = (schema.get("description") or "") if isinstance(schema, dict) else ""
     first = desc.split(". ")[0].rstrip(".")
-    return first[:160] if first else "the form the schema gives"
+    if not first:
+        return "the form the schema gives"
+    if len(first) > 200:
+        first = first[:200].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+    if first[:1].isupper() and not first[1:2].isupper():
+        first = first[0].lower() + first[1:]  # "expected identity shown on ..."
+    return first
 
 
 _LIMITS = {"minItems": ("has %d item(s)", "at least %s item(s)", len),
