@@ -138,6 +138,24 @@ def test_a_forged_statement_and_those_after_it_are_ignored(signed_registry, appr
     assert result.ok is False and not errors(result, "S2-APPROVAL"), "the trust stayed at the pin"
 
 
+def test_a_rotation_to_a_malformed_key_is_refused_at_its_keys(signed_registry, approval):
+    """A statement signed by the Ketua that names a key whose data does not parse would
+    move the trust to a key that verifies nothing: it is refused, and the trust stays."""
+    current = trust.current(approval.root)
+    write_statements(signed_registry, [statement(current, approval.ketua.private, SUCCESSOR,
+                                                 [approval.successor.public])])
+    # bin/trust-sign refuses such a key; the statement is edited after signing (its keys
+    # are checked before its signature).
+    blob = approval.successor.public.split()[1]
+    Edit(trust.TRUST_FILE, blob, "AAAAnotakey").apply(signed_registry)
+    result = check(signed_registry, approval)
+    [finding] = errors(result, "S2-TRUST")
+    assert finding.file == trust.TRUST_FILE
+    assert "not a valid OpenSSH public key" in finding.message
+    assert finding.line == line_of(signed_registry, trust.TRUST_FILE, "AAAAnotakey")
+    assert result.context.approval_trust[0].version == 1
+
+
 def test_a_statement_for_another_state_is_refused(signed_registry, approval):
     """Signed by a trusted key, but over another trust (an old pin): it does not chain."""
     other_root = {"ketua": KETUA, "keys": [approval.ketua.public]}
@@ -206,6 +224,10 @@ def test_archived_blasts_are_checked_for_their_schema_only(registry, approval):
     ({"ketua": KETUA, "keys": ["ssh-ed25519 AAAA x\nevil namespaces=\"*\" ssh-ed25519 BBBB"]},
      "not an OpenSSH public key"),
     ({"ketua": KETUA, "keys": ["ssh-ed25519 AAAA"], "extra": 1}, "mapping of ketua and keys only"),
+    # The shape of a key line, but no key: ssh-keygen would skip it and trust nothing.
+    ({"ketua": KETUA, "keys": ["ssh-ed25519 AAAAnotakey"]}, "not a valid OpenSSH public key"),
+    ({"ketua": KETUA, "keys": ["ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbBb"
+                               "BbBbBbBbBbBbBbB"]}, "not a valid OpenSSH public key"),
 ])
 def test_an_unusable_pin_anchors_nothing(root, message):
     with pytest.raises(trust.TrustError) as info:

@@ -100,6 +100,12 @@ def _keys(keys, what):
     for key in keys:
         if not isinstance(key, str) or key_id(key) is None:
             raise TrustError("%s: %r is not an OpenSSH public key line" % (what, str(key)[:60]))
+        # The line's shape is not enough: ssh-keygen skips a key whose data does not parse,
+        # so a malformed key would be trusted on paper and verify nothing.
+        problem = blast_signature.public_key_problem(key)
+        if problem is not None:
+            raise TrustError("%s: the key %s... is not a valid OpenSSH public key (%s)"
+                             % (what, key_id(key)[:40], problem[:120]))
         if key_id(key) in seen:
             raise TrustError("%s lists the key %s... twice" % (what, key_id(key)[:40]))
         seen.add(key_id(key))
