@@ -37,12 +37,17 @@ class Directory:
         tls = ldap3.Tls(ca_certs_file=ca_file, validate=2 if ca_file else 0) if (start_tls or ca_file) else None
         # ldap3 packs receive_timeout into a socket option: whole seconds only.
         timeout = max(1, int(round(timeout)))
-        self.server = ldap3.Server(uri, tls=tls, connect_timeout=timeout)
+        self._tls = tls
         self.bind_dn, self.password, self.start_tls, self.timeout = bind_dn, password, start_tls, timeout
 
     def _connect(self):
+        # A Server of its own for each connection: ldap3 rereads the server's schema into
+        # the Server object at every bind, and a thread of the apply that used a shared one
+        # while another bound found its schema None ('NoneType' object has no attribute
+        # 'attribute_types'), mid-apply.
+        server = ldap3.Server(self.uri, tls=self._tls, connect_timeout=self.timeout)
         try:
-            conn = ldap3.Connection(self.server, self.bind_dn, self.password, client_strategy=ldap3.SYNC,
+            conn = ldap3.Connection(server, self.bind_dn, self.password, client_strategy=ldap3.SYNC,
                                     receive_timeout=self.timeout, raise_exceptions=False)
             conn.open()
             if self.start_tls and not conn.start_tls():
