@@ -325,8 +325,8 @@ def read_bytes(path, display, limits=DEFAULT_LIMITS):
         if st.st_size > limits.max_file_bytes:
             raise LoadError("%s has %d bytes; a registry file may have at most %d"
                             % (display, st.st_size, limits.max_file_bytes), 1, 1,
-                            rule="REG-LIMIT", fix="split the data or ask Diskominfo to "
-                            "raise the limit in the inventory (registry_validate limits)")
+                            rule="REG-LIMIT", fix="split the data, or ask the inventory's "
+                            "owners to raise the limit (registry_validate limits)")
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 20)
