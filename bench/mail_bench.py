@@ -8,7 +8,9 @@ mdb, ppolicy with olcPPolicyHashCleartext, olcPasswordHash {ARGON2}), cold (empt
 
 * playbook: ``ansible-playbook bench/mail_loop/apply.yml``, one mail_accounts call;
   the whole process is timed (wall clock), and the module's own ``timing`` (read +
-  plan + apply, the apply including the encrypted hand-over files) is read from its
+  plan + apply, the apply including the age encrypted hand-over files, one per
+  recipient person: the benchmark gives each person of the generated registry an age
+  key of its own and opens every file with it) is read from its
   result. New accounts get a random password in clear text; slapd hashes it.
 * loop: ``ansible-playbook bench/mail_loop/loop.yml``, one community.general.ldap_entry
   task item per account (same DN and attributes, userPassword in clear text so that
@@ -86,7 +88,8 @@ PLAYBOOKS = os.path.join(ROOT, "bench", "mail_loop")
 use_toolkit("tests", os.path.join("tests", "ldap"))
 import ldap3  # noqa: E402
 from generate_registry import generate  # noqa: E402
-from handover_files import read as read_handover  # noqa: E402
+from generate_registry import _dump as dump_registry_file  # noqa: E402
+import pyrage  # noqa: E402
 from slapd_server import SlapdServer  # noqa: E402
 from ansible.module_utils.registry.loader import load_file  # noqa: E402
 from ansible.module_utils.registry.mail.desired import ACTIVE, desired_accounts, suffix_of  # noqa: E402
@@ -97,9 +100,21 @@ COLD_GOAL = 1.5     # module work cold / floor (hashes + ldapadd), at most
 NOOP_GOAL = 3.0     # module work no-op / one paged search, at most
 LOOP_GOAL = 100.0   # ldap_entry loop / playbook, at least
 ROLE_DEFAULTS = os.path.join(ROOT, "roles", "ldap_directory", "defaults", "main.yml")
-HANDOVER_PASSWORD = "bench-only-handover-vault-password"
 # Read back after each cold run and compared between the contenders.
 CHECK_ATTRIBUTES = READ_ATTRIBUTES + ["pwdReset", "userPassword"]
+
+
+def give_handover_keys(registry, people_doc, desired):
+    """An age key pair for every person who receives a hand-over (each their own, as rule
+    E6-HANDOVER-KEY wants); the public halves go into the generated people.yml."""
+    recipients = {acc.recipient for acc in desired.values() if acc.recipient}
+    identities = {}
+    for person in people_doc["people"]:
+        if person["id"] in recipients:
+            identities[person["id"]] = pyrage.x25519.Identity.generate()
+            person["handover_keys"] = [str(identities[person["id"]].to_public())]
+    dump_registry_file(os.path.join(registry, "people.yml"), people_doc, "../../schemas/people.schema.json")
+    return identities
 
 
 def role_argon2_parameters():
@@ -198,7 +213,8 @@ def norm(value):
 class Bench:
     def __init__(self, tmp, registry, creates, argon2):
         self.tmp, self.registry, self.creates, self.argon2 = tmp, registry, creates, argon2
-        self.redactor = Redactor(HANDOVER_PASSWORD)  # and the servers' passwords: never printed
+        self.redactor = Redactor()  # the servers' passwords: never printed
+        self.identities = {}  # person -> the age identity the bench made for them
         self.playbooks = Playbooks(PLAYBOOKS, tmp, self.redactor)
         self.servers = []
         self.snap = None  # the module's directory after its cold run
@@ -255,14 +271,15 @@ class Bench:
 
     @staticmethod
     def connect(server):
-        return ldap3.Connection(ldap3.Server(server.uri), server.toolkit_dn,
-                                server.passwords[server.toolkit_dn], auto_bind=True)
+        # StartTLS, verified: the role's directory refuses a simple bind in clear text.
+        return server.connect(server.toolkit_dn, server.passwords[server.toolkit_dn])
 
     # -- checks -----------------------------------------------------------------------
 
     def snapshot(self, server):
-        """{dn: {attribute: sorted values}} of every account, read as the toolkit (untimed)."""
-        conn = self.connect(server)
+        """{dn: {attribute: sorted values}} of every account, read as root over ldapi (untimed):
+        the role's toolkit writes userPassword but cannot read it back."""
+        conn = server.root()
         out = {}
         try:
             for item in conn.extend.standard.paged_search(server.base, "(objectClass=inetOrgPerson)",
@@ -309,10 +326,10 @@ class Bench:
         try:
             handover_dir = os.path.join(self.tmp, "handover%d" % rep)
             var = self.private_file("apply%d.json" % rep, json.dumps({
-                "bench_registry_dir": self.registry, "bench_uri": server.uri,
+                "bench_registry_dir": self.registry, "bench_uri": server.uri, "bench_ca_file": server.ca_file,
                 "bench_bind_dn": server.toolkit_dn,
                 "bench_bind_password": server.passwords[server.toolkit_dn], "bench_base": server.base,
-                "bench_handover_dir": handover_dir, "bench_handover_vault_password": HANDOVER_PASSWORD,
+                "bench_handover_dir": handover_dir,
                 "bench_archive_dir": os.path.join(self.tmp, "archive%d" % rep)}))
             out = {"noop": []}
             for phase in ["cold"] + ["noop"] * noop_repeat:
@@ -326,8 +343,11 @@ class Bench:
                     if plan.get(CREATE) != len(self.creates) or sum(plan.values()) != len(self.creates):
                         raise BenchError("the cold run did not plan %d creations: %s" % (len(self.creates), plan))
                     creds = {}
-                    for path in result["handover_files"]:
-                        for item in read_handover(path, HANDOVER_PASSWORD)["credentials"]:
+                    for path in result["handover_files"]:  # each with its one recipient's key
+                        with open(path, "rb") as fh:
+                            body = pyrage.decrypt(fh.read(), [self.identities[os.path.basename(
+                                os.path.dirname(path))]])
+                        for item in json.loads(body)["credentials"]:
                             creds[item["address"]] = item["password"]
                     if len(creds) != len(self.creates):
                         raise BenchError("the hand-over files hold %d passwords, %d expected"
@@ -366,9 +386,9 @@ class Bench:
             pwfile = self.private_file("floor%d.pw" % rep, server.passwords[server.toolkit_dn])
             start, cpu, slapd_cpu = time.perf_counter(), children_cpu(), cpu_of(server.proc.pid)
             try:
-                proc = subprocess.run(["ldapadd", "-x", "-H", server.uri, "-D", server.toolkit_dn, "-y", pwfile,
-                                       "-f", ldif], capture_output=True, text=True, check=False,
-                                      timeout=600 + len(self.creates) // 10)
+                proc = subprocess.run(["ldapadd", "-x", "-ZZ", "-H", server.uri, "-D", server.toolkit_dn, "-y",
+                                       pwfile, "-f", ldif], capture_output=True, text=True, check=False,
+                                      env=server.tls_environment(), timeout=600 + len(self.creates) // 10)
             except subprocess.TimeoutExpired:
                 raise BenchError("ldapadd did not finish in time")
             adding = time.perf_counter() - start
@@ -409,7 +429,7 @@ class Bench:
                 items.append({"dn": dn, "objectClass": classes, "attributes": attrs})
             self.redactor.add(*passwords.values())
             var = self.private_file("loop.json", json.dumps({
-                "bench_uri": server.uri, "bench_bind_dn": server.toolkit_dn,
+                "bench_uri": server.uri, "bench_ca_file": server.ca_file, "bench_bind_dn": server.toolkit_dn,
                 "bench_bind_password": server.passwords[server.toolkit_dn], "bench_entries": items}))
 
             def check_cold():
@@ -475,6 +495,7 @@ def main(argv=None):
                                    "ou=accounts," + suffix_of(domain))
         creates = [op for op in make_plan(desired, {}) if op.action == CREATE]
         bench = Bench(tmp, registry, creates, argon2)
+        bench.identities = give_handover_keys(registry, docs["people"], desired)
         total = len(creates)
         loop_ops = sample_of(creates, args.loop_sample, args.seed)
         if len(loop_ops) < total:  # a sample runs in DN order; all of them, in the plan's

@@ -17,8 +17,18 @@ description:
     reactivation removes the lock and restores the account as it was."
   - New accounts and password resets (E5, once per ticket) get a random password meeting
     E6; the server hashes it (argon2) and ppolicy makes the holder change it at first
-    login. Passwords are never printed or logged, they are written first into one
-    ansible-vault encrypted hand-over file per agency for its admin (E4).
+    login. Passwords are never printed or logged. Before any is set they are written into
+    one age encrypted hand-over file per recipient person and run,
+    C(<handover_dir>/<person id>/<run>.age), encrypted to that person's public keys only
+    (people.yml C(handover_keys)). The recipient is the one person P17 Pasal 35 allows
+    (E6) - the holder of a position or personal account, the agency's e-mail officer
+    (agencies.yml C(mail_admin), E4) for its agency and event accounts. No shared password
+    opens them, so neither another agency's admin nor the toolkit's operators can read them.
+  - "The person opens the file with the private key, e.g. C(age -d -i ~/.ssh/id_ed25519 FILE)."
+  - An account whose recipient has no usable key stops the run before anything is written
+    or applied (the validation's rule C(E6-HANDOVER-KEY) reports it first).
+  - Hand-over files and archives are 0600 in 0700 directories, whatever the umask, each
+    synced to disk before the directory is changed.
   - A safety threshold refuses to deactivate or delete more than O(max_change_ratio) of
     the accounts in one run unless O(force) is set.
   - Entries under O(base) that the registry does not list are left alone.
@@ -36,15 +46,12 @@ options:
     description: Base of the accounts; default C(ou=accounts) under the suffix of the main domain.
     type: str
   handover_dir:
-    description: Where the encrypted hand-over files of new credentials are written, per agency.
+    description:
+      - Where the encrypted hand-over files of new credentials are written, one directory per
+        recipient person.
+      - A check-mode plan writes nothing there and needs no key (C(make plan-readonly)).
     type: path
     required: true
-  handover_vault_password:
-    description:
-      - ansible-vault password the hand-over files are encrypted with.
-      - Required unless in check mode, which writes no hand-over file; a plan binds with the read-only
-        account and holds no secret of the apply (C(make plan-readonly)).
-    type: str
   archive_dir:
     description: Where the LDIF archives of deleted accounts are written (E9).
     type: path
@@ -70,7 +77,8 @@ options:
 requirements:
   - ldap3
   - PyYAML
-  - ansible-core on the control node (the hand-over files are ansible-vault encrypted)
+  - pyrage on the control node, to apply (the hand-over files are age encrypted); a check-mode plan
+    does without
 notes:
   - Supports check mode and diff mode; secrets are masked in both.
   - Run the registry validation first (C(playbooks/validate.yml)); this module trusts it.
@@ -85,7 +93,6 @@ EXAMPLES = r"""
     bind_password: "{{ vault_ldap_toolkit_password }}"
     start_tls: true
     handover_dir: "{{ project_root }}/handover"
-    handover_vault_password: "{{ vault_handover_password }}"
     archive_dir: "{{ project_root }}/archive/mail"
 """
 
@@ -106,7 +113,8 @@ failures:
   type: list
   elements: dict
 handover_files:
-  description: The encrypted hand-over files written, one per agency with new credentials.
+  description: The age encrypted hand-over files written, one per recipient person with new
+    credentials (C(<handover_dir>/<person id>/<run>.age)).
   returned: always
   type: list
   elements: str
@@ -132,6 +140,7 @@ try:
     from ansible.module_utils.registry.destinations import DestinationError
     from ansible.module_utils.registry.loader import load_file
     from ansible.module_utils.registry.mail import handover
+    from ansible.module_utils.registry.mail.handover import HandoverError
     from ansible.module_utils.registry.mail.desired import desired_accounts, suffix_of
     from ansible.module_utils.registry.mail.directory import Directory, DirectoryError, new_password
     from ansible.module_utils.registry.mail.plan import (CREATE, DELETE, RESET, count, make_plan,
@@ -139,6 +148,23 @@ try:
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc
+
+try:
+    import pyrage  # noqa: F401 - needed to apply only (checked before anything is written)
+    PYRAGE_ERROR = None
+except ImportError:
+    import traceback
+    PYRAGE_ERROR = traceback.format_exc()
+
+
+def handover_keys(people_doc):
+    """{person id: [public key lines]} of people.yml (public keys: not secrets)."""
+    out = {}
+    for person in people_doc.get("people") or []:
+        keys = person.get("handover_keys") if isinstance(person, dict) else None
+        if isinstance(person, dict) and isinstance(keys, list):
+            out[str(person.get("id"))] = [k for k in keys if isinstance(k, str)]
+    return out
 
 
 def _registry(path):
@@ -154,7 +180,6 @@ def main():
             registry_dir=dict(type="path", required=True),
             base=dict(type="str"),
             handover_dir=dict(type="path", required=True),
-            handover_vault_password=dict(type="str", no_log=True),
             archive_dir=dict(type="path", required=True),
             window=dict(type="int", default=8),
             max_change_ratio=dict(type="float", default=0.1),
@@ -166,9 +191,6 @@ def main():
     if IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("ldap3 and PyYAML"), exception=str(IMPORT_ERROR))
     p = module.params
-    if not module.check_mode and not p["handover_vault_password"]:
-        module.fail_json(msg="handover_vault_password is required to apply (new passwords go into hand-over "
-                             "files first); only a check-mode plan runs without it")
     try:
         docs = _registry(p["registry_dir"])
         domain = docs["domain"]["domain"]["name"]
@@ -200,13 +222,17 @@ def main():
             for op in ops:
                 if op.action in (CREATE, RESET):
                     passwords[id(op)] = new_password()
-                    credentials.setdefault(op.account.owner, []).append({
-                        "address": op.account.address, "password": passwords[id(op)],
+                    credentials.setdefault(op.account.recipient, []).append({
+                        "address": op.account.address, "agency": op.account.owner,
+                        "password": passwords[id(op)],
                         "reason": "new account" if op.action == CREATE else "reset",
                         "ticket": op.ticket})
+            if credentials and PYRAGE_ERROR is not None:
+                module.fail_json(msg=missing_required_lib("pyrage") + " (nothing applied)",
+                                 exception=PYRAGE_ERROR, **result)
             # Written before any password is set: a crash afterwards loses none.
             result["handover_files"] = handover.write(p["handover_dir"], stamp, credentials,
-                                                      p["handover_vault_password"])
+                                                      handover_keys(docs["people"]))
             for op in ops:
                 if op.action == DELETE:
                     result["archives"].append(directory.archive(op.dn, p["archive_dir"], stamp))
@@ -216,7 +242,7 @@ def main():
                                        "action": op.action, "reason": why} for op, why in failures]
         result["timing"] = {"read": round(read_done - started, 4), "plan": round(planned - read_done, 4),
                             "apply": round(time.perf_counter() - planned, 4)}
-    except (DirectoryError, DestinationError) as exc:
+    except (DirectoryError, DestinationError, HandoverError) as exc:
         module.fail_json(msg=str(exc), **result)
     if result.get("failures"):
         module.fail_json(msg="%d of %d operations were refused (the others were applied): %s" % (

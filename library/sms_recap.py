@@ -34,7 +34,9 @@ options:
     type: path
     default: /var/lib/sms-center/incoming.sqlite3
   spool_dir:
-    description: The modems' spool, C(<spool_dir>/<phone_id>/{outbox,sent,error}/).
+    description:
+      - The modems' spool, C(<spool_dir>/<phone_id>/{outbox,sent,error}/); C(inbox/) and
+        C(rescue/) for the received messages not stored yet (RV(recap.kept_aside)).
     type: path
     default: /var/spool/sms-center
   phonebook:
@@ -114,6 +116,19 @@ recap:
     fallback_pending:
       description: Messages the router could only keep in its fallback file (not counted above).
       type: int
+    kept_aside:
+      description:
+        - What the receive router could not store at once. C(stored_late) (with
+          C(stored_late_by_way) C(sweep), C(fallback), C(rescue)) counts the messages received
+          since O(since) that a later run stored; C(waiting) (with C(waiting_by_place)
+          C(inbox), C(rescue), C(fallback)) those still in their files and not in the
+          database, which the sweep stores.
+      type: dict
+      sample:
+        stored_late: 3
+        stored_late_by_way: {"sweep": 1, "fallback": 1, "rescue": 1}
+        waiting: 1
+        waiting_by_place: {"inbox": 1, "rescue": 0, "fallback": 0}
     sources:
       description: Which of the ledger, the incoming database and the spool were found.
       type: dict

@@ -7,8 +7,8 @@ cheaper than a walk over every parsed string.
 
 Two kinds of evidence:
 
-* **Shapes** that are secrets wherever they stand: an ansible-vault value, a PEM private
-  key, a password hash (``{SSHA}...``, ``$6$...``, bcrypt, argon2), a JSON Web Token, a
+* **Shapes** that are secrets wherever they stand: an ansible-vault value, a PEM or age
+  private key, a password hash (``{SSHA}...``, ``$6$...``, bcrypt, argon2), a JSON Web Token, a
   token with a well-known prefix (AWS ``AKIA...``, GitHub ``ghp_...``, Slack ``xox?-``,
   Google ``AIza...``, GitLab ``glpat-``). These cannot be marked as false positives.
 * **Names** of secrets, English and Indonesian (password, passwd, passphrase, pass, pwd,
@@ -141,6 +141,8 @@ _SHAPES = (  # (expression, kind): always a secret, whatever a marker says
     (re.compile(r"github_pat_[A-Za-z0-9_]{22,}"), "github-pat"),
     (re.compile(r"glpat-[A-Za-z0-9_-]{20,}"), "gitlab"),
     (re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"), "slack"),
+    # The private half of a hand-over key (handover_keys holds the public "age1...").
+    (re.compile(r"AGE-(SECRET-KEY|PLUGIN-[A-Z0-9]+)-1[0-9A-Z]{20,}"), "age"),
 )
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -413,6 +415,8 @@ def _shape_hit(text, match, kind):
         return (start, "github", "shape", "github_pat_...", True)
     if kind == "gitlab":
         return (start, "gitlab", "shape", "glpat-...", True)
+    if kind == "age":
+        return (start, "age", "shape", "AGE-%s-1..." % match.group(1), True)
     return (start, "slack", "shape", "%s..." % match.group(0)[:5], True)
 
 
@@ -426,6 +430,7 @@ _SHAPE_KINDS = {
     "github": "a GitHub token (%s)",
     "gitlab": "a GitLab token (%s)",
     "slack": "a Slack token (%s)",
+    "age": "an age private key (%s)",
 }
 
 

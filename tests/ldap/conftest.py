@@ -3,13 +3,14 @@ import shutil
 
 import pytest
 
-from handover_files import HANDOVER_PASSWORD
+import handover_files
 from paths import ROOT
 from slapd_server import SlapdServer
 
 
 @pytest.fixture
 def slapd(tmp_path):
+    """A fresh slapd of the role's rendered configuration (rendered once per session)."""
     server = SlapdServer(tmp_path / "slapd").start()
     yield server
     server.stop()
@@ -22,14 +23,21 @@ def registry(tmp_path):
     return target
 
 
+@pytest.fixture(scope="session")
+def keyring():
+    """Key pairs of the people who receive hand-overs, made once per session (the example
+    registry's keys are public only)."""
+    return handover_files.keyring()
+
+
 @pytest.fixture
-def apply_mail(slapd, tmp_path):
+def apply_mail(slapd, tmp_path, keyring):
     from module_runner import run_module
 
     def apply(registry, check=False, diff=False, **extra):
-        args = dict(registry_dir=str(registry), uri=slapd.uri, bind_dn=slapd.toolkit_dn,
-                    bind_password=slapd.passwords[slapd.toolkit_dn], handover_dir=str(tmp_path / "handover"),
-                    handover_vault_password=HANDOVER_PASSWORD, archive_dir=str(tmp_path / "archive"))
+        keyring.give(registry)  # its people's keys are the tests' own: the files can be opened
+        args = dict(registry_dir=str(registry), **slapd.connection_args(), handover_dir=str(tmp_path / "handover"),
+                    archive_dir=str(tmp_path / "archive"))
         args.update(extra)
         return run_module("mail_accounts", args, check=check, diff=diff)
     return apply

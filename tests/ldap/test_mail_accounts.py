@@ -7,17 +7,13 @@ import ldap3
 import yaml
 
 import handover_files
-from handover_files import HANDOVER_PASSWORD
 
 MAIL_FILTER = "(&(objectClass=inetOrgPerson)(mail=%s)(!(pwdAccountLockedTime=000001010000Z)))"
 
 
 def handed_over(result):
-    creds = {}
-    for path in result["handover_files"]:
-        for item in handover_files.read(path, HANDOVER_PASSWORD)["credentials"]:
-            creds[item["address"]] = item["password"]
-    return creds
+    """Every password of the run, each file opened with the key of its one recipient."""
+    return handover_files.handed_over(result["handover_files"])
 
 
 def accounts(registry):
@@ -43,14 +39,12 @@ def test_apply_example_registry_then_no_change(slapd, registry, apply_mail):
             assert acc["address"] not in creds
     printed = json.dumps(first)
     assert not [pw for pw in creds.values() if pw in printed], "no new password in the result"
-    toolkit = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
-                               auto_bind=True)
+    toolkit = slapd.connect(slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn])
     toolkit.search(dn_of(slapd, "setda@bekasikota.go.id"), "(objectClass=*)", ldap3.BASE,
                    attributes=["pwdReset"])
     assert toolkit.entries[0].pwdReset.value in (True, "TRUE", b"TRUE"), "change at first login"
     # ppolicy stored the clear text the module sent as an argon2 hash, never as sent.
-    admin = ldap3.Connection(ldap3.Server(slapd.uri), slapd.admin_dn, slapd.passwords[slapd.admin_dn],
-                             auto_bind=True)
+    admin = slapd.root()  # root over ldapi:///, as the role administers: cn=admin has no password
     admin.search(dn_of(slapd, "setda@bekasikota.go.id"), "(objectClass=*)", ldap3.BASE,
                  attributes=["userPassword"])
     stored = admin.entries[0].userPassword.value
@@ -76,8 +70,7 @@ def test_deactivate_delete_archive_reactivate_reset(slapd, registry, apply_mail)
     result = apply_mail(registry)
     assert result["plan"]["deactivate"] == 1, result.get("msg")
     assert slapd.whoami(dn, creds[address]) != 0
-    mailserver = ldap3.Connection(ldap3.Server(slapd.uri), slapd.mailserver_dn,
-                                  slapd.passwords[slapd.mailserver_dn], auto_bind=True)
+    mailserver = slapd.connect(slapd.mailserver_dn, slapd.passwords[slapd.mailserver_dn])
     assert not mailserver.search(slapd.base, MAIL_FILTER % address)
     # reactivation (E11): the same password works again, nothing was lost
     reactivated = deactivated.replace("      date: 2026-11-01\n", "      date: 2026-11-01\n    reactivation:\n"
@@ -121,8 +114,7 @@ def test_check_mode_changes_nothing_and_masks_secrets(slapd, registry, apply_mai
     result = apply_mail(registry, check=True, diff=True)
     assert result["changed"] and result["handover_files"] == []
     assert slapd.whoami(dn_of(slapd, "setda@bekasikota.go.id"), "x") != 0
-    conn = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
-                            auto_bind=True)
+    conn = slapd.connect(slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn])
     assert not conn.search(slapd.base, "(objectClass=inetOrgPerson)")
 
 
@@ -152,8 +144,7 @@ def test_slapd_killed_mid_apply_then_rerun_converges(slapd, registry, apply_mail
     import time
     log = os.path.join(slapd.dir, "slapd.log")
     # Kill as soon as the directory holds 40 accounts: bounded polling, stops by itself.
-    conn = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
-                            auto_bind=True)
+    conn = slapd.connect(slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn])
 
     def kill_after_40():
         deadline = time.monotonic() + 60
@@ -176,8 +167,7 @@ def test_slapd_killed_mid_apply_then_rerun_converges(slapd, registry, apply_mail
     creds = {}
     for result in (first, second):  # the latest hand-over of each account wins
         creds.update(handed_over(result))
-    conn = ldap3.Connection(ldap3.Server(slapd.uri), slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn],
-                            auto_bind=True)
+    conn = slapd.connect(slapd.toolkit_dn, slapd.passwords[slapd.toolkit_dn])
     conn.search(slapd.base, "(objectClass=inetOrgPerson)", attributes=["mail"])
     mails = [str(e.mail.value) for e in conn.entries]
     live = [a for a in accounts(registry) if a["status"] != "deleted"]
@@ -213,7 +203,7 @@ def test_entry_the_server_refuses_is_named_and_the_others_converge(slapd, regist
     assert [op["address"] for op in again["operations"]] == [bad] and again["failed"]
 
 
-def test_a_truncated_read_stops_the_run(tmp_path, registry):
+def test_a_truncated_read_stops_the_run(tmp_path, registry, keyring):
     """A server size limit under the number of accounts: the run stops, naming the cause.
 
     Read as complete, the truncated list would make the plan create existing accounts again.
@@ -221,10 +211,10 @@ def test_a_truncated_read_stops_the_run(tmp_path, registry):
     from module_runner import run_module
     from slapd_server import SlapdServer
     server = SlapdServer(tmp_path / "limited", toolkit_limits=False, size_limit=50).start()
+    keyring.give(registry)
     try:
-        args = dict(registry_dir=str(registry), uri=server.uri, bind_dn=server.toolkit_dn,
-                    bind_password=server.passwords[server.toolkit_dn], handover_dir=str(tmp_path / "h"),
-                    handover_vault_password=HANDOVER_PASSWORD, archive_dir=str(tmp_path / "a"))
+        args = dict(registry_dir=str(registry), **server.connection_args(), handover_dir=str(tmp_path / "h"),
+                    archive_dir=str(tmp_path / "a"))
         first = run_module("mail_accounts", args)  # an empty directory reads whole
         assert not first.get("failed"), first.get("msg")
         second = run_module("mail_accounts", args)

@@ -1,9 +1,9 @@
 """The mail modules run by ansible-playbook, as AnsiballZ payloads, not in-process.
 
 The other tests run a module's file directly; this one proves the module works
-where it really runs (no controller-only import), that an agency admin opens
-the hand-over file with the ansible-vault command, and that nothing secret
-reaches the playbook's output.
+where it really runs (no controller-only import), that an agency's e-mail officer
+opens their hand-over file with the age command and their own key, and that nothing
+secret reaches the playbook's output.
 """
 import json
 import os
@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import yaml
-from handover_files import HANDOVER_PASSWORD
+import handover_files
 from paths import ROOT
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mail_apply.yml")
@@ -22,11 +22,12 @@ def tool(name):
 
 
 def run_playbook(slapd, registry, workdir):
+    handover_files.keyring().give(registry)
     extra = workdir / "vars.json"
     extra.write_text(json.dumps({
         "test_registry": str(registry), "test_uri": slapd.uri, "test_bind_dn": slapd.toolkit_dn,
-        "test_bind_password": slapd.passwords[slapd.toolkit_dn], "test_dir": str(workdir),
-        "test_handover_password": HANDOVER_PASSWORD}))
+        "test_bind_password": slapd.passwords[slapd.toolkit_dn], "test_ca_file": slapd.ca_file,
+        "test_dir": str(workdir)}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run([tool("ansible-playbook"), "-i", "localhost,", PLAYBOOK, "-e", "@" + str(extra)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -41,16 +42,18 @@ def test_playbook_applies_then_changes_nothing(slapd, registry, tmp_path):
     assert applied["changed"] and applied["plan"]["create"] > 100
     assert applied["handover_files"]
 
-    # An admin opens a hand-over file with the ansible-vault command itself.
-    secret = tmp_path / "handover-password"
-    secret.write_text(HANDOVER_PASSWORD)
+    # An agency's e-mail officer opens their hand-over file with the age command and their
+    # own private key, nothing of Ansible's: age -d -i KEY FILE.
+    with open(registry / "agencies.yml", encoding="utf-8") as fh:
+        officers = {a["mail_admin"] for a in yaml.safe_load(fh)["agencies"] if a.get("mail_admin")}
+    path = next(p for p in applied["handover_files"] if handover_files.recipient(p) in officers)
+    person = handover_files.recipient(path)
     admin_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    view = subprocess.run([tool("ansible-vault"), "view", "--vault-password-file", str(secret),
-                           applied["handover_files"][0]], capture_output=True, text=True, timeout=60,
-                          check=False, cwd=tmp_path, env=admin_env)
+    view = subprocess.run([handover_files.AGE, "-d", "-i", handover_files.keyring().identity(person), path],
+                          capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=admin_env)
     assert view.returncode == 0, view.stderr
     handed = json.loads(view.stdout)["credentials"]
-    assert handed
+    assert handed and {c["agency"] for c in handed}
     # ...and a password in it really binds to its (active) account.
     with open(registry / "mail.yml", encoding="utf-8") as fh:
         active = {a["address"] for a in yaml.safe_load(fh)["accounts"] if a["status"] == "active"}

@@ -6,8 +6,7 @@ from module_runner import run_module
 
 
 def run(slapd, registry, spool, today, check=False):
-    return run_module("mail_unused", dict(registry_dir=str(registry), uri=slapd.uri, bind_dn=slapd.toolkit_dn,
-                                          bind_password=slapd.passwords[slapd.toolkit_dn],
+    return run_module("mail_unused", dict(registry_dir=str(registry), **slapd.connection_args(),
                                           spool_dir=str(spool), today=today), check=check)
 
 

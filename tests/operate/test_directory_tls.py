@@ -6,8 +6,6 @@ wrote it; OpenSSL does not allow that, and under load the stream came apart mid-
 connection to one thread. The directory is the role's (RoleSlapd, StartTLS with the
 role's settings); the outcome is read back from it with a search of its own.
 """
-import base64
-import os
 import secrets as random
 import subprocess
 import sys
@@ -17,7 +15,7 @@ import pytest
 
 from ansible.module_utils.registry.mail.directory import Directory
 from ansible.module_utils.registry.mail.plan import CREATE, DELETE, MODIFY
-from role_servers import SUFFIX, RoleSlapd, render
+from role_servers import SUFFIX, RoleSlapd, directory_rendered
 
 BASE = "ou=accounts," + SUFFIX
 ACCOUNTS = 600
@@ -30,15 +28,9 @@ class Op:
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tls-apply")
-    values = {k: base64.b64encode(os.urandom(32)).decode()
-              for k in ("vault_dns_transfer_secret", "vault_dns_tsig_secret")}
-    values.update({k: random.token_hex(12) for k in (
-        "vault_ldap_admin_password", "vault_ldap_mailserver_password", "vault_ldap_reader_password",
-        "vault_ldap_toolkit_password")})
-    rendered = render(out, values, {"name": "bekasikota.go.id", "default_ttl": 3600,
-                                    "nameservers": ["ns1.bekasikota.go.id.", "ns2.bekasikota.go.id."]})
-    slapd = RoleSlapd(rendered).start()
+    values = {k: random.token_hex(12) for k in (
+        "vault_ldap_mailserver_password", "vault_ldap_reader_password", "vault_ldap_toolkit_password")}
+    slapd = RoleSlapd(directory_rendered(values), workdir=tmp_path_factory.mktemp("tls-apply")).start()
     yield slapd
     slapd.stop()
 
@@ -62,8 +54,7 @@ def on_server(slapd):
 
 def test_many_changes_in_parallel_over_starttls_all_arrive(directory):
     toolkit = "cn=toolkit,ou=system," + SUFFIX
-    client = Directory(directory.uri, toolkit, directory.passwords[toolkit], start_tls=True,
-                       ca_file=directory.ca_file)
+    client = Directory(directory.uri, toolkit, directory.passwords[toolkit], ca_file=directory.ca_file)
     uids = ["tls%04d" % i for i in range(ACCOUNTS)]
     # Keep the other core busy, as CI does: the race showed under load.
     load = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 60\nwhile time.time() < end: pass"])

@@ -99,7 +99,9 @@ def setup(tmp_path_factory):
     values = decrypt_all(vault, passwords)
     # A server host the plan must never reach: nothing listens on port 9.
     unreachable = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 9,
-                   "ansible_ssh_common_args": "-o ConnectTimeout=3 -o BatchMode=yes"}
+                   # Host keys checked as in production (playbooks/validate.yml refuses less).
+                   "ansible_ssh_common_args": "-o ConnectTimeout=3 -o BatchMode=yes -o StrictHostKeyChecking=yes"
+                                              " -o UserKnownHostsFile=%s" % (tmp / "known_hosts")}
     (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {
         "control": {"hosts": {"localhost": {"ansible_connection": "local",
                                             "ansible_python_interpreter": sys.executable}}},
@@ -119,7 +121,7 @@ def setup(tmp_path_factory):
         assert not result.get("failed"), result.get("msg")
         result = run_module("mail_accounts", dict(
             ldap_args(state, "toolkit"), registry_dir=str(registry), handover_dir=str(tmp / "handover"),
-            handover_vault_password="handover-" + random.token_hex(8), archive_dir=str(tmp / "archive")))
+            archive_dir=str(tmp / "archive")))
         assert not result.get("failed"), result.get("msg")
         # ...then the registry and the zone move apart, so that the plans have something to say.
         edit_registry(registry)
@@ -165,8 +167,12 @@ def connect(state, who):
 
 def test_the_role_gives_the_transfer_key_transfers_and_no_updates(setup):
     text = Path(setup["named"].dir, "named.conf.local").read_text()
-    assert re.search(r'allow-update \{ key "toolkit-update"; \};', text)
-    assert re.search(r'allow-transfer \{ key "toolkit-update"; key "toolkit-transfer"; \};', text)
+    # The update key alone is granted updates (tests/security/test_dns_hardening.py: which ones).
+    policy = re.search(r'update-policy \{(.*?)\};', text, re.S).group(1)
+    assert re.findall(r'grant "([^"]+)"', policy) == ["toolkit-update"]
+    assert "allow-update" not in text
+    assert re.search(r'allow-transfer \{ key "toolkit-update"; key "toolkit-transfer";( key "toolkit-secondary";)? \};',
+                     text)
 
 
 def test_transfer_key_plans_what_the_update_key_plans(setup):
@@ -207,16 +213,17 @@ def test_the_role_gives_the_reader_its_access_rules_and_no_limit(setup):
 def test_reader_plans_what_the_toolkit_plans(setup):
     common = dict(registry_dir=str(setup["registry"]), handover_dir=str(setup["tmp"] / "never"),
                   archive_dir=str(setup["tmp"] / "never"))
-    toolkit = run_module("mail_accounts", dict(ldap_args(setup, "toolkit"), handover_vault_password="x" * 12,
-                                               **common), check=True, diff=True)
+    toolkit = run_module("mail_accounts", dict(ldap_args(setup, "toolkit"), **common), check=True, diff=True)
     reader = run_module("mail_accounts", dict(ldap_args(setup, "reader"), **common), check=True, diff=True)
     assert not reader.get("failed"), reader.get("msg")
     assert reader["operations"] and reader["operations"] == toolkit["operations"]
     assert reader["plan"]["deactivate"] == 1
     assert not (setup["tmp"] / "never").exists(), "a plan writes no hand-over file nor archive"
-    # Without a hand-over password the module plans, and refuses to apply.
+    # A plan holds no key of any kind (hand-overs are encrypted to public keys): the reader
+    # trying to apply is stopped by the directory itself, and no password is made.
     applied = run_module("mail_accounts", dict(ldap_args(setup, "reader"), **common))
-    assert applied["failed"] and "handover_vault_password is required" in applied["msg"]
+    assert applied["failed"] and "insufficientAccessRights" in applied["msg"], applied.get("msg")
+    assert applied["handover_files"] == [] and not (setup["tmp"] / "never").exists()
 
 
 def test_reader_reads_usage_like_the_toolkit(setup):

@@ -4,14 +4,16 @@ from a malformed entry, and messages that say what was found, what is expected a
 to do."""
 import json
 import os
+import re
 
 import pytest
 
 from ansible.module_utils.registry.rules import mail as mail_rules
 from ansible.module_utils.registry.rules.base import RULES
 from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.registry import handover_keys
 from mutate import Edit, line_of
-from paths import SCHEMAS
+from paths import EXAMPLE, SCHEMAS
 import test_broken_registries
 from test_broken_registries import LAB_ROOT, case
 
@@ -33,6 +35,19 @@ SUPARDI_VALIDATION = ('      validated_by: "198212122008101001"\n      validatio
 
 def retired(text, status="retired"):
     return text.replace("    status: active\n", "    status: %s\n" % status)
+
+
+def _key_line(person):
+    """The handover_keys line of ``person`` in the example's people.yml."""
+    with open(os.path.join(EXAMPLE, "people.yml"), encoding="utf-8") as fh:
+        text = fh.read()
+    return re.compile(r"    handover_keys: .*\n").search(text, text.index('  - id: "%s"' % person)).group(0)
+
+
+HEAD_KEYS, ADMIN_KEYS = _key_line("197310151997012001"), _key_line("199207112021102003")
+# One bech32 character of the head's age key changed: the form holds, the checksum not.
+_AT = HEAD_KEYS.index("age1") + 12
+BROKEN_HEAD_KEYS = HEAD_KEYS[:_AT] + ("q" if HEAD_KEYS[_AT] != "q" else "p") + HEAD_KEYS[_AT + 1:]
 
 
 CASES = [
@@ -67,6 +82,13 @@ CASES = [
          "E4-ADMIN", "agencies.yml", 'mail_admin: "199207112021102003"'),
     case("e4-admin-moved-away", Edit("people.yml", ADMIN_PERSON, retired(ADMIN_PERSON, "moved")),
          "E4-ADMIN", "agencies.yml", 'mail_admin: "199207112021102003"'),
+    # --- E6: a new password is handed to one person, encrypted to their own key (Pasal 35)
+    case("e6-handover-key-checksum", Edit("people.yml", HEAD_KEYS, BROKEN_HEAD_KEYS),
+         "E6-HANDOVER-KEY-FORMAT", "people.yml", BROKEN_HEAD_KEYS.strip()),
+    case("e6-mail-admin-without-handover-key", Edit("people.yml", ADMIN_PERSON + ADMIN_KEYS, ADMIN_PERSON),
+         "E6-HANDOVER-KEY", "people.yml", 'id: "199207112021102003"'),
+    case("e6-head-with-the-admin-s-key", Edit("people.yml", HEAD_KEYS, ADMIN_KEYS),
+         "E6-HANDOVER-KEY", "people.yml", ADMIN_KEYS.strip(), 2),
     # --- E6: the password policy is never weaker than Pasal 35 ayat (5)
     case("e6-min-length-6", Edit("city.yml", "password_min_length: 8", "password_min_length: 6"),
          "E6-POLICY", "city.yml", "password_min_length: 6"),
@@ -211,6 +233,54 @@ def test_a_stricter_password_policy_is_accepted(registry):
                  Edit("city.yml", "password_classes: [lower, upper, digit]",
                       "password_classes: [lower, upper, digit, symbol]"))
     assert result.ok, [f.format() for f in result.errors]
+
+
+def test_the_handover_key_form_is_the_schema_s():
+    with open(os.path.join(SCHEMAS, "people.schema.json"), encoding="utf-8") as fh:
+        schema = json.load(fh)
+    keys = schema["definitions"]["person"]["properties"]["handover_keys"]
+    assert keys["items"]["pattern"] == handover_keys.KEY_PATTERN
+
+
+def test_the_rule_and_age_agree_on_hand_over_keys(tmp_path):
+    """What the validation accepts, age (pyrage, the module's encrypter) encrypts to; one
+    character changed anywhere in an age key is refused by both."""
+    pyrage = pytest.importorskip("pyrage")
+    import subprocess
+    for _ in range(20):
+        key = str(pyrage.x25519.Identity.generate().to_public())
+        assert handover_keys.problem(key) is None and handover_keys.KEY_RE.match(key)
+        pyrage.x25519.Recipient.from_str(key)
+        for at in range(4, len(key)):
+            other = key[:at] + ("q" if key[at] != "q" else "p") + key[at + 1:]
+            assert handover_keys.problem(other) is not None, other
+            with pytest.raises(pyrage.RecipientError):
+                pyrage.x25519.Recipient.from_str(other)
+    for kind, ok in (("ed25519", True), ("ecdsa", False)):
+        path = tmp_path / kind
+        subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)], check=True, timeout=60)
+        line = (tmp_path / (kind + ".pub")).read_text().strip()
+        assert (handover_keys.problem(line) is None) is ok, line
+        assert bool(handover_keys.KEY_RE.match(line)) is ok
+        if ok:
+            pyrage.ssh.Recipient.from_str(line)
+    assert handover_keys.parse(handover_keys.age_public_key(bytes(range(32))))[0] == "age"
+    assert "PRIVATE" in handover_keys.problem(str(pyrage.x25519.Identity.generate()))
+
+
+def test_a_broken_handover_key_message(registry):
+    result = run(registry, Edit("people.yml", HEAD_KEYS, BROKEN_HEAD_KEYS))
+    finding = only(result, "E6-HANDOVER-KEY-FORMAT")
+    assert "checksum" in finding.message and "197310151997012001" in finding.message
+    assert "age-keygen -y" in finding.fix and "Pasal 35" in finding.article
+
+
+def test_a_recipient_without_a_key_is_named_with_the_accounts(registry):
+    result = run(registry, Edit("people.yml", ADMIN_PERSON + ADMIN_KEYS, ADMIN_PERSON))
+    finding = only(result, "E6-HANDOVER-KEY")
+    assert "Ayu Lestari" in finding.message and "dinkes@bekasikota.go.id" in finding.message
+    assert "handover_keys" in finding.fix and "never a private key" in finding.fix
+    assert [f.rule for f in result.errors] == ["E6-HANDOVER-KEY"]
 
 
 def test_the_address_form_is_the_schema_s():

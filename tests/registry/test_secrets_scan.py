@@ -92,6 +92,8 @@ POSITIVE = [
     secret("list-item", "  - password: Rahasia\n", "Rahasia"),
     secret("block-scalar", "    password: |\n      Rahasia123\n", "|", "Rahasia123"),
     # --- shapes, wherever they stand
+    secret("age-private-key", "    # AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQY\n",
+           "AGE-SECRET-KEY-1Q", "QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQ"),
     secret("vault-value", VAULT, "!vault", "61363830393236356565303637"),
     secret("vault-header", "    x: |\n      $ANSIBLE_VAULT;1.1;AES256\n      6136\n",
            "$ANSIBLE_VAULT", "6136"),

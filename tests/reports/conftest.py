@@ -3,7 +3,8 @@ a real slapd with a few accounts whose last use is known, and a gateway's files.
 
 * ``ctx``: the example registry as the reports load it (session-wide, read-only).
 * ``trail_path``: ``trail_records()`` written as JSON Lines, with one torn line.
-* ``directory``: a started slapd (tests/ldap/slapd_server.py) holding ``ACCOUNTS``.
+* ``directory``: a started slapd holding ``ACCOUNTS``, configured by the role ldap_directory
+  (tests/ldap/slapd_server.py: its rendered templates, verified StartTLS for every client).
 """
 import json
 import os

@@ -18,17 +18,15 @@ from ansible.module_utils.registry.reports import mail as mail_report
 
 
 def read(directory, check=False, **extra):
-    args = dict(uri=directory.uri, bind_dn=directory.toolkit_dn, base=directory.base,
-                bind_password=directory.passwords[directory.toolkit_dn])
+    args = dict(directory.connection_args(), base=directory.base)
     args.update(extra)
     return run_module("mail_inventory", args, check=check)
 
 
 def dump(directory):
-    """Every entry with its operational attributes (ldapsearch as the directory's admin)."""
-    return subprocess.run(["ldapsearch", "-x", "-LLL", "-H", directory.uri, "-D", directory.admin_dn, "-w",
-                           directory.passwords[directory.admin_dn], "-b", directory.base, "*", "+"],
-                          capture_output=True, text=True, timeout=30, check=True).stdout
+    """Every entry with its operational attributes (ldapsearch as root over ldapi:///, the
+    directory's only administrator)."""
+    return directory.ldap_tool("ldapsearch", "-LLL", "-b", directory.base, "*", "+").stdout
 
 
 def test_the_module_reads_every_account_and_changes_nothing(directory):

@@ -19,7 +19,7 @@ from reports_helpers import BLAST, make_gateway
 from ansible.module_utils.registry.sms import trust
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
-from named_server import UPDATE_KEY, NamedServer  # noqa: E402
+from named_server import READ_KEY, UPDATE_KEY, NamedServer  # noqa: E402
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "report.yml")
 
@@ -39,11 +39,14 @@ def inventory(tmp_path, named, directory, gateway):
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     hosts = {"all": {"vars": {"sms_approval__root": trust.load_root(LAB_INVENTORY)}, "children": {
         "control": {"hosts": {"localhost": dict(local)}},
-        "dns_primary": {"hosts": {"dnstest": {
+        "dns_primary": {"hosts": {"dnstest": {**local,
             "dns_apply__server": "127.0.0.1", "dns_apply__port": named.port,
-            "dns_server__tsig_key_name": UPDATE_KEY, "dns_server__tsig_secret": named.secret}}},
-        "directory": {"hosts": {"ldaptest": {
-            "ldap_apply__uri": directory.uri, "ldap_apply__start_tls": False,
+            "dns_server__tsig_key_name": UPDATE_KEY, "dns_server__tsig_secret": named.secret,
+            # The reports read the zone with the transfer-only key, as the inventories set it.
+            "dns_apply__read_key_name": READ_KEY, "dns_apply__read_key_secret": named.read_secret}}},
+        "directory": {"hosts": {"ldaptest": {**local,
+            "ldap_apply__uri": directory.uri, "ldap_apply__start_tls": True,
+            "ldap_apply__ca_file": directory.ca_file,
             "ldap_apply__bind_dn": directory.toolkit_dn,
             "ldap_apply__bind_password": directory.passwords[directory.toolkit_dn],
             "ldap_apply__base": directory.base}}},
@@ -51,7 +54,9 @@ def inventory(tmp_path, named, directory, gateway):
             "smstest": dict(local, sms_gateway__data_dir=gateway["data"], sms_gateway__spool_dir=gateway["spool"]),
             # Nothing listens on port 9: the read fails at once, the reports are still made.
             "smsdown": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 9,
-                        "ansible_ssh_common_args": "-o ConnectTimeout=5 -o BatchMode=yes"}}},
+                        # Host keys checked as in production (playbooks/validate.yml refuses less).
+                        "ansible_ssh_common_args": "-o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=yes"
+                                                   " -o UserKnownHostsFile=%s" % (tmp_path / "known_hosts")}}},
     }}}
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump(hosts), encoding="utf-8")
@@ -69,6 +74,7 @@ def test_report_playbook(tmp_path, named, directory):
                            PLAYBOOK, "-e", "report__dir=%s" % out, "-e", "report__year=2026"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert named.read_secret not in proc.stdout
     assert named.secret not in proc.stdout and directory.passwords[directory.toolkit_dn] not in proc.stdout
 
     # The state read is kept, a failed read with its reason.

@@ -117,8 +117,10 @@ CASES = [
             '  - id: "rizal.fahmi/../../x"\n', "S4-PATTERN", "rizal.fahmi/../../x"),
     Hostile("name-user-id-trailing-newline", "sms-users.yml", "  - id: rizal.fahmi\n",
             '  - id: "rizal.fahmi\\n"\n', "S4-PATTERN", 'id: "rizal.fahmi\\n"'),
-    Hostile("name-agency-code-leaves-the-handover-dir", "agencies.yml", "  - code: DINKES\n",
+    Hostile("name-agency-code-with-a-path", "agencies.yml", "  - code: DINKES\n",
             '  - code: "../../DINKES"\n', r"[A-Z0-9]+-PATTERN", "../../DINKES"),
+    Hostile("name-person-id-leaves-the-handover-dir", "people.yml", '  - id: "199207112021102003"\n',
+            '  - id: "../../199207112021102003"\n', r"[A-Z0-9]+-PATTERN", "../../199207112021102003"),
     Hostile("name-mail-uid-leaves-the-archive-dir", "mail.yml", "  - address: dinkes@bekasikota.go.id\n",
             '  - address: "../../dinkes@bekasikota.go.id"\n', "E1-PATTERN", "../../dinkes@"),
     # --- named.conf and the zone file
@@ -254,7 +256,7 @@ def assert_udev_well_formed(path, modems):
 SMSDRC_KEYS = {
     "gammu": {"device", "connection", "logformat"},
     "smsd": {"service", "phoneid", "smsc", "inboxpath", "outboxpath", "sentsmspath", "errorsmspath",
-             "transmitformat", "deliveryreport", "runonreceive", "commtimeout", "sendtimeout",
+             "transmitformat", "inboxformat", "deliveryreport", "runonreceive", "commtimeout", "sendtimeout",
              "loopsleep", "receivefrequency", "statusfrequency", "checksecurity", "checkbattery",
              "checksignal", "checknetwork", "logfile", "debuglevel"},
 }
@@ -551,18 +553,22 @@ def test_outbox_folders_refuse_phone_ids_that_leave_the_spool(tmp_path, phone_id
     assert outbox.folder(str(tmp_path), "modem1", "outbox") == os.path.join(str(tmp_path), "modem1", "outbox")
 
 
-def test_handover_refuses_an_agency_code_that_leaves_its_directory(tmp_path):
-    registry = _hostile_registry(tmp_path, "name-agency-code-leaves-the-handover-dir")
-    codes = [a["code"] for a in _registry_data(registry, "agencies.yml")["agencies"]]
-    hostile = [c for c in codes if "/" in c]
+def test_handover_refuses_a_person_id_that_leaves_its_directory(tmp_path):
+    """A hand-over file is <handover_dir>/<person id>/<run>.age: an id that is a path is
+    refused before anything is written, the well-formed person's file included."""
+    registry = _hostile_registry(tmp_path, "name-person-id-leaves-the-handover-dir")
+    people = _registry_data(registry, "people.yml")["people"]
+    hostile = [p["id"] for p in people if "/" in p["id"]]
     assert hostile
+    key = next(p["handover_keys"][0] for p in people if p.get("handover_keys"))
     directory = tmp_path / "work" / "handover"
     directory.mkdir(parents=True)
-    for code in hostile + ["..", "/tmp/elsewhere", "DINKES\n"]:
+    for person in hostile + ["..", "/tmp/elsewhere", "199207112021102003\n"]:
         with pytest.raises(DestinationError):
             handover.write(str(directory), "20261101T080000Z",
-                           {"DINKES": [{"address": "a@b", "password": "x"}], code: []}, "pw")
-    # Refused before anything was written, the well-formed agency's file included.
+                           {"198804092012021004": [{"address": "a@b", "password": "x"}],
+                            person: [{"address": "c@d", "password": "y"}]},
+                           {"198804092012021004": [key], person: [key]})
     assert _files_under(str(tmp_path / "work")) == []
 
 

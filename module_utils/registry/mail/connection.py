@@ -8,9 +8,32 @@ CONNECTION_ARGUMENTS = dict(
     uri=dict(type="str", required=True),
     bind_dn=dict(type="str", required=True),
     bind_password=dict(type="str", required=True, no_log=True),
-    start_tls=dict(type="bool", default=False),
+    start_tls=dict(type="bool", default=True),
     ca_file=dict(type="path"),
 )
+
+# What each scheme gives the password on its way: StartTLS or TLS from the first
+# byte, both verified (certificate and host name), or the host's own socket.
+SCHEMES = ("ldap://", "ldaps://", "ldapi://")
+
+
+def refusal(uri, start_tls):
+    """Why the modules will not bind to ``uri`` this way, or None.
+
+    A simple bind over plain ldap:// sends the password in clear text, whoever
+    listens on the way: no option allows it. ldapi:// is the host's own socket
+    (no network; the directory counts it as confidential), for a module run on
+    the directory's host.
+    """
+    text = str(uri or "")
+    lowered = text.lower()
+    if not lowered.startswith(SCHEMES):
+        return "%s is not an LDAP URI the mail modules use: ldap:// with StartTLS, ldaps:// or ldapi://" % text
+    if lowered.startswith("ldap://") and not start_tls:
+        return ("refusing to bind to %s without TLS: the password would cross the network in clear text (and "
+                "the directory refuses it: confidentialityRequired). Remove start_tls: false (StartTLS, the "
+                "certificate and host name verified, is the default) or use an ldaps:// URI" % text)
+    return None
 
 
 def argument_spec(**own):

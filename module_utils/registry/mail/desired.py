@@ -14,6 +14,24 @@ MANAGED = ("objectClass", "uid", "mail", "cn", "sn", "ou", "employeeType", "empl
            "title")
 
 
+# Who receives an account's new or reset password (P17 Pasal 35, requirement E6): the
+# holder of a position account (ayat (3): only the head knows the head's password) and of a
+# personal account; the agency's e-mail officer (agencies.yml mail_admin, E4) for the
+# agency's own account and its event accounts (ayat (2)). Nobody else, operators included.
+HOLDER_KINDS = ("position", "personal")
+
+
+def recipient_of(account, agencies):
+    """The person id a new password of ``account`` (a mail.yml entry) is handed to, or None
+    when the registry names nobody (a rule reports that); ``agencies``: {code: entry}."""
+    if account.get("kind") in HOLDER_KINDS:
+        holder = account.get("holder")
+    else:
+        agency = agencies.get(account.get("owner")) if isinstance(account.get("owner"), str) else None
+        holder = agency.get("mail_admin") if isinstance(agency, dict) else None
+    return holder if isinstance(holder, str) and holder else None
+
+
 def suffix_of(domain):
     """``bekasikota.go.id`` -> ``dc=bekasikota,dc=go,dc=id``."""
     return ",".join("dc=" + label for label in domain.rstrip(".").lower().split("."))
@@ -21,11 +39,12 @@ def suffix_of(domain):
 
 class Account:
     """One account as it should be in the directory."""
-    __slots__ = ("dn", "address", "state", "attributes", "owner", "resets")
+    __slots__ = ("dn", "address", "state", "attributes", "owner", "resets", "recipient")
 
-    def __init__(self, dn, address, state, attributes, owner, resets):
+    def __init__(self, dn, address, state, attributes, owner, resets, recipient=None):
         self.dn, self.address, self.state = dn, address, state
         self.attributes, self.owner, self.resets = attributes, owner, resets
+        self.recipient = recipient  # who its new passwords are handed to (recipient_of)
 
 
 def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
@@ -53,5 +72,5 @@ def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
         }
         resets = [str(r["ticket"]) for r in acc.get("password_resets") or [] if isinstance(r, dict)]
         out[address] = Account("uid=%s,%s" % (local, base), address, acc.get("status", ACTIVE),
-                               attributes, acc.get("owner"), resets)
+                               attributes, acc.get("owner"), resets, recipient_of(acc, agencies))
     return out

@@ -2,6 +2,7 @@
 import hashlib
 import os
 import secrets
+import ssl
 import string
 import threading
 import zlib
@@ -9,7 +10,8 @@ import zlib
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
-from ansible.module_utils.registry import destinations
+from ansible.module_utils.registry import destinations, private_files
+from ansible.module_utils.registry.mail.connection import refusal
 from ansible.module_utils.registry.mail.desired import LOCKED, MANAGED
 from ansible.module_utils.registry.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE,
                                                      RESET, RESET_MARK)
@@ -31,20 +33,61 @@ def new_password(length=16):
             return candidate
 
 
+class VerifiedTls(ldap3.Tls):
+    """TLS whose certificate chain and host name Python's ssl module verifies.
+
+    ldap3's own Tls turns the context's check_hostname off and matches the name
+    itself afterwards, with ssl.match_hostname (gone in Python 3.12, where ldap3
+    falls back to a copy that knows no IP addresses), and only when the handshake
+    is done at wrap time. Here OpenSSL checks the name during the handshake, for
+    StartTLS and ldaps:// alike, against the host of the URI.
+    """
+
+    def __init__(self, ca_file=None):
+        super().__init__(validate=ssl.CERT_REQUIRED)
+        self.ca_file = ca_file
+
+    def wrap_socket(self, connection, do_handshake=False):
+        # cafile None: the system's trust store (create_default_context loads it).
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+        connection.socket = context.wrap_socket(connection.socket, server_side=False,
+                                                do_handshake_on_connect=do_handshake,
+                                                server_hostname=connection.server.host)
+
+
+def _unverified(uri, exc):
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower():
+        return ("the certificate of %s could not be verified (%s); nothing was sent. Give ca_file the CA that "
+                "signed it and make sure it names the host of the URI" % (uri, text))
+    return None
+
+
 class Directory:
-    def __init__(self, uri, bind_dn, password, start_tls=False, ca_file=None, timeout=10):
+    def __init__(self, uri, bind_dn, password, start_tls=True, ca_file=None, timeout=10):
         self.uri = uri
-        tls = ldap3.Tls(ca_certs_file=ca_file, validate=2 if ca_file else 0) if (start_tls or ca_file) else None
+        lowered = str(uri or "").lower()
+        # Checked here, raised at the first connection: every module already turns a
+        # DirectoryError into its failure message.
+        self._refusal = refusal(uri, start_tls)
+        if self._refusal is None and ca_file and not os.path.isfile(ca_file):
+            self._refusal = "ca_file %s is not a file: cannot verify %s" % (ca_file, uri)
+        self._tls = None if lowered.startswith("ldapi://") else VerifiedTls(ca_file)
         # ldap3 packs receive_timeout into a socket option: whole seconds only.
         timeout = max(1, int(round(timeout)))
-        self._tls = tls
-        self.bind_dn, self.password, self.start_tls, self.timeout = bind_dn, password, start_tls, timeout
+        self.start_tls = lowered.startswith("ldap://")
+        self.bind_dn, self.password, self.timeout = bind_dn, password, timeout
 
     def _connect(self):
         # A Server of its own for each connection: ldap3 rereads the server's schema into
         # the Server object at every bind, and a thread of the apply that used a shared one
         # while another bound found its schema None ('NoneType' object has no attribute
         # 'attribute_types'), mid-apply.
+        if self._refusal:
+            raise DirectoryError(self._refusal)
         server = ldap3.Server(self.uri, tls=self._tls, connect_timeout=self.timeout)
         try:
             conn = ldap3.Connection(server, self.bind_dn, self.password, client_strategy=ldap3.SYNC,
@@ -57,7 +100,7 @@ class Directory:
                     self.uri, self.bind_dn, (conn.result or {}).get("description", conn.result)))
             return conn
         except (ldap_errors.LDAPException, OSError) as exc:
-            raise DirectoryError("cannot reach %s: %s" % (self.uri, exc))
+            raise DirectoryError(_unverified(self.uri, exc) or "cannot reach %s: %s" % (self.uri, exc))
 
     def entries(self, base, attributes, page_size=1000):
         """Every account entry under ``base`` (one paged search): yields (dn, attributes).
@@ -109,15 +152,12 @@ class Directory:
             ldif = conn.entries[0].entry_to_ldif()
         finally:
             conn.unbind()
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # All of an account's data (E9): 0600 in a 0700 directory, whatever the umask.
         data = ldif.encode("utf-8")
-        with open(path, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        path = private_files.write(os.path.dirname(path), os.path.basename(path), data)
         digest = hashlib.sha256(data).hexdigest()
-        with open(path + ".sha256", "w") as fh:
-            fh.write("%s  %s\n" % (digest, os.path.basename(path)))
+        private_files.write(os.path.dirname(path), os.path.basename(path) + ".sha256",
+                            ("%s  %s\n" % (digest, os.path.basename(path))).encode("ascii"))
         with open(path, "rb") as fh:  # read back: never delete on an unverified archive
             if hashlib.sha256(fh.read()).hexdigest() != digest:
                 raise DirectoryError("archive %s does not verify; %s not deleted" % (path, dn))

@@ -23,7 +23,9 @@ class Operation:
         if self.ticket:
             out["ticket"] = self.ticket
         if self.action in (CREATE, RESET):
-            out["password"] = "(new, handed over to the agency's admin)"
+            # Who can read it is part of the review: the one person of P17 Pasal 35.
+            out["password"] = "(new, encrypted to its recipient only)"
+            out["handover_to"] = self.account.recipient
         return out
 
 

@@ -29,6 +29,8 @@ def _mail_accounts(result):
             after["ticket"] = op["ticket"]
         if op.get("password"):
             after["password"] = op["password"]  # the note that it was handed over, never a value
+        if op.get("handover_to"):
+            after["handover_to"] = op["handover_to"]  # the one person who can open it (Pasal 35)
         yield {"object": op["address"], "action": op["action"], "before": op.get("before") or {},
                "after": after, "status": "failed" if all_failed or (op["action"], op["address"]) in failed else "ok"}
 

@@ -20,6 +20,11 @@ _SECRET_TEXT = [
     # nslcd's bindpw ...); a comment that mentions a password loses its end, which is safe
     (re.compile(r"(?im)^(\s*[\w.-]*(?:password|passwd|pin|secret|bindpw|rootpw)[\w.-]*(?:\s*[:=]\s*|\s+))\S.*$"),
      r"\g<1>" + MASK),
+    # a SIM PIN where Gammu prints it inside a line: 'PIN code is "4321"' (gammu-smsd
+    # from DebugLevel 1 on, its log and gammu-smsd-monitor) and the AT traffic
+    # 'AT+CPIN="4321"' (DebugLevel bit 4)
+    (re.compile(r'(?i)(\bPIN2? code is\s*")[^"\n]*(")'), r"\g<1>" + MASK + r"\g<2>"),
+    (re.compile(r'(?i)(\bAT\+CPIN2?\s*=\s*"?)[^"\s,]*'), r"\g<1>" + MASK),
     # LDIF password attributes, userPassword:: base64 included
     (re.compile(r"(?im)^(\s*(?:userPassword|olcRootPW)\s*::?\s*).*$"), r"\g<1>" + MASK),
     # password hashes wherever they stand
@@ -61,3 +66,14 @@ def mask(value, known=()):
                 value = value.replace(secret, MASK)
         return value
     return value
+
+
+def mask_pins(text, pins):
+    """``text`` with every SIM PIN in ``pins`` replaced, however short, and the PIN shapes
+    of ``mask_text`` masked. PINs are 4 to 8 digits: too short for ``mask``'s ``known``
+    (which would mangle any text), so only the SMS gateway's own outputs go through here.
+    Longer PINs first, so that one that starts another is never left half shown."""
+    text = mask_text(text)
+    for pin in sorted({str(p) for p in pins if p not in (None, "")}, key=len, reverse=True):
+        text = text.replace(pin, MASK)
+    return text

@@ -6,8 +6,10 @@ each problem comes out once, and they never fail on it.
 """
 import re
 
+from ansible.module_utils.registry import handover_keys
 from ansible.module_utils.registry.context import parse_date
 from ansible.module_utils.registry.findings import WARNING, shown
+from ansible.module_utils.registry.mail.desired import recipient_of
 from ansible.module_utils.registry.names import localpart_matches_name, name_to_localpart
 from ansible.module_utils.registry.rules.base import Problem, rule
 from ansible.module_utils.registry.rules.common import LEFT, defined, undefined
@@ -530,3 +532,93 @@ def reset_tickets(ctx):
                                   shown(ticket), shown(seen[ticket])),
                               "give this reset the ticket of its own written request")
             seen.setdefault(ticket, acc.get("address"))
+
+
+PE = "people.yml"
+
+
+def _handover_recipients(ctx):
+    """{person id: [addresses]} of everyone a new or reset password would be handed to: the
+    holders of position and personal accounts, the mail_admin of an agency with an agency or
+    event account; accounts not deleted (a deactivated one is created locked, with a
+    password, and comes back by reactivation with it)."""
+    out = {}
+    for _, acc in _accounts(ctx):
+        if acc.get("status") not in STATUSES or acc.get("status") == "deleted" or \
+                acc.get("kind") not in KINDS:
+            continue
+        person = recipient_of(acc, ctx.agencies)
+        if person is not None:
+            out.setdefault(person, []).append(acc.get("address"))
+    return out
+
+
+def _keys_of(person):
+    keys = person.get("handover_keys")
+    return keys if isinstance(keys, list) else None
+
+
+def _parsed(ctx, key):
+    """(identity, None) or (None, why) of a hand-over key; each key is parsed once a run."""
+    cache = ctx.__dict__.setdefault("_handover_keys", {})
+    if key not in cache:
+        try:
+            cache[key] = (handover_keys.parse(key)[1], None)
+        except handover_keys.HandoverKeyError as exc:
+            cache[key] = (None, str(exc))
+    return cache[key]
+
+
+@rule("E6-HANDOVER-KEY", "E6", "Whoever receives new passwords has a hand-over key of their own: "
+      "the holder of a position or personal account, the mail_admin of an agency account")
+def handover_key_holders(ctx):
+    recipients = _handover_recipients(ctx)
+    owner_of = {}  # key identity -> (person id, index in people.yml)
+    for index, person in ctx.entries(PE, "people"):
+        pid = person.get("id")
+        if not isinstance(pid, str):
+            continue
+        keys = _keys_of(person)
+        if "handover_keys" not in person and pid in recipients:
+            addresses = recipients[pid]
+            yield Problem(PE, ("people", index),
+                          "%s (%s) receives the new passwords of %s but has no handover_keys: "
+                          "a password is handed only to its holder or the agency's e-mail "
+                          "officer, encrypted to their own public key" % (
+                              shown(person.get("name")), pid,
+                              ", ".join(shown(a) for a in addresses[:3])
+                              + (" and %d more" % (len(addresses) - 3) if len(addresses) > 3 else "")),
+                          "ask them for a public key and add handover_keys: [\"age1...\"] (age-keygen "
+                          "-y KEYFILE prints it) or [\"ssh-ed25519 AAAA...\"] (ssh-keygen -y -f "
+                          "KEYFILE); never a private key", at="key")
+            continue
+        for kindex, key in enumerate(keys or ()):
+            ident = _parsed(ctx, key)[0] if isinstance(key, str) else None
+            if ident is None:
+                continue  # the schema's or E6-HANDOVER-KEY-FORMAT's error
+            first = owner_of.setdefault(ident, (pid, index, kindex))
+            if first[0] != pid:
+                yield Problem(PE, ("people", index, "handover_keys", kindex),
+                              "this hand-over key is also a key of %s (line %d): a hand-over "
+                              "file opens for one person only, so each person has keys of "
+                              "their own" % (first[0], _line(ctx, PE, (
+                                  "people", first[1], "handover_keys", first[2]))),
+                              "list here the public key of %s's own key pair" % pid)
+
+
+@rule("E6-HANDOVER-KEY-FORMAT", "E6", "A hand-over key is one age encrypts to: an age X25519 key "
+      "(bech32 checksum, 32 bytes), or an ssh-ed25519 or ssh-rsa (2048 to 16384 bits) key, parsed")
+def handover_key_format(ctx):
+    for index, person in ctx.entries(PE, "people"):
+        for kindex, key in enumerate(_keys_of(person) or ()):
+            if not isinstance(key, str) or not handover_keys.KEY_RE.match(key):
+                continue  # not of the schema's form: the schema's error
+            why = _parsed(ctx, key)[1]
+            if why is not None:
+                yield Problem(PE, ("people", index, "handover_keys", kindex),
+                              "the hand-over key of %s is not a key age can encrypt to: %s" % (
+                                  person.get("id") if isinstance(person.get("id"), str)
+                                  and len(person.get("id")) <= 64 else "this person", why),
+                              "paste the public key line again as the tool printed it: "
+                              "age-keygen -y KEYFILE (age1...) or ssh-keygen -y -f KEYFILE "
+                              "(ssh-ed25519 AAAA... or ssh-rsa AAAA...)")

@@ -19,6 +19,12 @@ FOLDERS = (("sent", "sent"), ("error", "failed"), ("outbox", "pending"))
 STATES = ("sent", "failed", "pending", "missing")
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 FALLBACK = "incoming-fallback.jsonl"
+RESCUE_DIR = "rescue"
+# The router's stored_via (docs/sms-design.md): "receive" is on time, the others late.
+LATE_WAYS = ("sweep", "fallback", "rescue")
+# gammu-smsd's inbox file names: IN<date>_<time>_<serial>_<number>_<part>.<ext>; the
+# parts of one message share the name but for the part (the router keys by the first).
+INBOX_NAME_RE = re.compile(r"^(IN[0-9]{8}_[0-9]{6}_[0-9]+_(.*))_([0-9]+)\.([A-Za-z]+)$", re.DOTALL)
 NO_KEYWORD = "(none)"
 NO_AGENCY = "(no agency)"
 
@@ -87,6 +93,124 @@ def fallback_pending(data_dir):
         return 0
     with open(path, "rb") as fh:
         return sum(1 for line in fh if line.strip())
+
+
+def _name_key(name):
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _inbox_waiting(inbox_dir, stored):
+    """Messages of an inbox (the first part's file names) that are not in the database."""
+    try:
+        names = os.listdir(os.fsencode(inbox_dir))
+    except OSError:
+        return 0
+    first = {}
+    for name in names:
+        if name.startswith(b"."):
+            continue
+        key = _name_key(name)
+        match = INBOX_NAME_RE.match(key)
+        group, part = (match.group(1), int(match.group(3))) if match else (key, 0)
+        if group not in first or part < first[group][0]:
+            first[group] = (part, key)
+    return sum(1 for _part, key in first.values() if key not in stored)
+
+
+def _concat_reference(udh_hex):
+    """(reference, total) of a concatenated SMS's UDH (IEI 00 or 08), as the router groups parts."""
+    try:
+        udh = bytes.fromhex(udh_hex)
+    except ValueError:
+        return None
+    pos = 1
+    while pos + 1 < len(udh):
+        iei, length = udh[pos], udh[pos + 1]
+        data = udh[pos + 2:pos + 2 + length]
+        if iei == 0x00 and length == 3 and len(data) == 3:
+            return data[0], data[1]
+        if iei == 0x08 and length == 4 and len(data) == 4:
+            return (data[0] << 8) | data[1], data[2]
+        pos += 2 + length
+    return None
+
+
+def _rescue_waiting(rescue_dir, stored):
+    """Received messages of the rescue files (Gammu backups) that are not in the database;
+    the router keys each ``<file>#<index of its first part>``."""
+    try:
+        names = sorted(n for n in os.listdir(rescue_dir) if n.endswith(".smsbackup"))
+    except OSError:
+        return 0
+    waiting = 0
+    for name in names:
+        try:
+            with open(os.path.join(rescue_dir, name), "rb") as fh:
+                text = fh.read(1 << 20).decode("utf-8", "replace")
+        except OSError:
+            continue
+        sections, current = [], None
+        for raw in text.splitlines():
+            line = raw.strip()
+            if line.startswith("[") and line.endswith("]"):
+                current = {} if line[1:].upper().startswith("SMSBACKUP") else None
+                if current is not None:
+                    sections.append(current)
+            elif current is not None and "=" in line and not line.startswith(";"):
+                key, value = line.split("=", 1)
+                current[key.strip().lower()] = value.strip()
+        seen = set()
+        for index, section in enumerate(sections):
+            if section.get("pdu", "Deliver").lower() != "deliver":
+                continue
+            concat = _concat_reference(section.get("udh", ""))
+            group = ("c", section.get("numberunicode") or section.get("number"), concat) if concat else ("s", index)
+            if group in seen:
+                continue
+            seen.add(group)
+            if "%s#%03d" % (name, index) not in stored:
+                waiting += 1
+    return waiting
+
+
+def _fallback_keys(data_dir):
+    keys = []
+    try:
+        with open(os.path.join(data_dir, FALLBACK), "rb") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict) and row.get("file"):
+                    keys.append((row.get("phone_id"), row["file"]))
+    except OSError:
+        pass
+    return keys
+
+
+def kept_aside(incoming, spool_dir, data_dir, since=None):
+    """What the router could not store at once: stored late (by the sweep, from the fallback
+    file, rescued off a modem) and still waiting (inbox and rescue files not in the
+    database, the fallback file)."""
+    late = dict.fromkeys(LATE_WAYS, 0)
+    for row in incoming:
+        if row.get("stored_via") in late and _on_or_after(row["received_at"], since):
+            late[row["stored_via"]] += 1
+    stored_by_phone = {}
+    for row in incoming:
+        stored_by_phone.setdefault(row.get("phone_id"), set()).add(row["file"])
+    waiting = {"inbox": 0, "rescue": 0, "fallback": fallback_pending(data_dir)}
+    # A message in the fallback file is counted there, not once more as its inbox file.
+    for phone_id, key in _fallback_keys(data_dir):
+        stored_by_phone.setdefault(phone_id, set()).add(key)
+    if os.path.isdir(spool_dir):
+        for phone_id in sorted(os.listdir(spool_dir)):
+            stored = stored_by_phone.get(phone_id, set())
+            waiting["inbox"] += _inbox_waiting(os.path.join(spool_dir, phone_id, "inbox"), stored)
+            waiting["rescue"] += _rescue_waiting(os.path.join(spool_dir, phone_id, RESCUE_DIR), stored)
+    return {"stored_late": sum(late.values()), "stored_late_by_way": late,
+            "waiting": sum(waiting.values()), "waiting_by_place": waiting}
 
 
 def _on_or_after(stamp, since):
@@ -176,6 +300,7 @@ def recap(ledger_path, incoming_path, spool_dir, phonebook_path=None, since=None
         },
         "non_receipt_unmatched": unmatched,
         "fallback_pending": fallback_pending(os.path.dirname(os.path.abspath(incoming_path))),
+        "kept_aside": kept_aside(incoming, spool_dir, os.path.dirname(os.path.abspath(incoming_path)), since),
         "sources": {"ledger": os.path.exists(ledger_path), "incoming": os.path.exists(incoming_path),
                     "spool": os.path.isdir(spool_dir)},
     }
@@ -203,6 +328,14 @@ def markdown(data):
         lines += ["> **%d received message(s) are only in the router's fallback file** (%s): the "
                   "database could not be written; the next message received moves them in."
                   % (data["fallback_pending"], FALLBACK), ""]
+    kept = data.get("kept_aside") or {}
+    if kept.get("stored_late") or kept.get("waiting"):
+        late, waiting = kept["stored_late_by_way"], kept["waiting_by_place"]
+        lines += ["> Kept aside by the receive router: %d received message(s) stored late (by the sweep %d, "
+                  "from the fallback file %d, rescued off a modem %d); %d still waiting (inbox files %d, "
+                  "rescue files %d, fallback file %d), which the sweep stores."
+                  % (kept["stored_late"], late["sweep"], late["fallback"], late["rescue"], kept["waiting"],
+                     waiting["inbox"], waiting["rescue"], waiting["fallback"]), ""]
     lines += ["## Blasts", ""]
     if not data["blasts"]:
         lines += ["No blast.", ""]

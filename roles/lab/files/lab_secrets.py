@@ -64,12 +64,12 @@ SECRETS = {
                               tsig_secret),
     "vault_dns_transfer_secret": ("plan", "TSIG key that may only transfer the zone (plans, reports)",
                                   tsig_secret),
-    "vault_ldap_admin_password": ("apply", "rootdn cn=admin of the directory", password),
+    "vault_dns_secondary_secret": ("apply", "TSIG key of the DNS secondaries: transfers and NOTIFY, never updates",
+                                   tsig_secret),
     "vault_ldap_toolkit_password": ("apply", "cn=toolkit, writes the accounts", password),
     "vault_ldap_mailserver_password": ("apply", "cn=mailserver, the mail servers' lookups", password),
     "vault_ldap_reader_password": ("plan", "cn=reader, reads the accounts without passwords (plans, reports)",
                                    password),
-    "vault_mail_handover_password": ("apply", "opens the hand-over files of new mail credentials", password),
     "vault_sms_sim_pins": ("apply", "SIM PIN per modem", lambda: {m: sim_pin() for m in MODEMS}),
 }
 

@@ -20,6 +20,7 @@ from ldap3.core.exceptions import LDAPException
 # TEST ONLY: passwords of the test accounts, never used outside this scenario.
 ALICE_PW = "Molecule-Alice-1"
 ALICE_NEW_PW = "Molecule-Alice-2"
+ALICE_LOCKED_PW = "Molecule-Alice-3"
 BOB_PW = "Molecule-Bob-1"
 CAROL_PW = "Molecule-Carol-1"
 WRONG_PW = "Wrong-Password-9"
@@ -33,6 +34,7 @@ SUFFIX = CONFIG["suffix"]
 BASE = "ou=accounts," + SUFFIX
 TOOLKIT = "cn=toolkit,ou=system," + SUFFIX
 MAILSERVER = "cn=mailserver,ou=system," + SUFFIX
+ADMIN = "cn=admin," + SUFFIX
 DOMAIN = ".".join(rdn.split("=", 1)[1] for rdn in SUFFIX.split(","))
 TLS = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=CONFIG["ca_file"])
 
@@ -95,8 +97,14 @@ def main():
         return
     conn, why = connect(TOOLKIT, CONFIG["toolkit_password"], uri=CONFIG["ldaps_uri"], start_tls=False)
     check("LDAPS on 636 with a verified certificate, the toolkit binds", conn, why)
-    conn, why = connect(TOOLKIT, CONFIG["toolkit_password"], start_tls=False)
-    check("A simple bind without TLS from outside the host is refused", conn is None, why)
+    for who, password in ((TOOLKIT, CONFIG["toolkit_password"]), (ADMIN, CONFIG["toolkit_password"])):
+        conn, why = connect(who, password, start_tls=False)
+        check("A clear-text simple bind of %s is refused with confidentialityRequired" % who,
+              conn is None and why == "confidentialityRequired", why)
+    for password in (CONFIG["toolkit_password"], CONFIG["mailserver_password"], "admin"):
+        conn, why = connect(ADMIN, password)
+        check("cn=admin has no password: a bind over StartTLS is refused", conn is None and
+              why == "invalidCredentials", why)
     mailserver, why = connect(MAILSERVER, CONFIG["mailserver_password"])
     if not check("StartTLS, the mail server binds", mailserver, why):
         return
@@ -151,6 +159,16 @@ def main():
         ok_new, why_new = binds(alice, ALICE_NEW_PW)
         ok_old, _ = binds(alice, ALICE_PW)
         check("The new password binds, the old one no longer", ok_new and not ok_old, why_new)
+        # A session bound before the lock (this one) can change nothing after it.
+        toolkit.modify(alice, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [DEACTIVATED])]})
+        changed = user.extend.standard.modify_password(alice, ALICE_NEW_PW, ALICE_LOCKED_PW)
+        check("A session bound before the lock cannot change its password", changed is not True, user.result)
+        attrs = read(user, alice, ["mail", "uid"])
+        check("...nor read its own entry any more", not attrs, attrs)
+        toolkit.modify(alice, {"pwdAccountLockedTime": [(ldap3.MODIFY_DELETE, [])]})
+        ok, why = binds(alice, ALICE_NEW_PW)
+        check("Unlocked, the password set before the lock binds", ok, why)
+        user.unbind()
 
     # --- Deactivation (E9, E11) and reactivation
     toolkit.modify(bob, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [DEACTIVATED])]})
