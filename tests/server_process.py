@@ -41,6 +41,15 @@ class ServerProcess(abc.ABC):
             time.sleep(0.1)
         raise RuntimeError("%s did not answer within %ds: %s" % (self.name, timeout, self.log()))
 
+    def wait_until(self, predicate, timeout=60):
+        """Poll ``predicate`` (bounded); True when it held within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.2)
+        return False
+
     def log(self):
         with open(os.path.join(self.dir, self.name + ".log"), errors="replace") as fh:
             return fh.read()[-3000:]

@@ -149,15 +149,6 @@ class RoleSmsd(ServerProcess):
             else:
                 os.environ["LANG"] = old
 
-    def wait_for(self, predicate, timeout=60):
-        """Poll ``predicate`` (bounded); True when it held within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.2)
-        return False
-
     def drop(self, number, text, udh=None, raw_number_hex=None, raw_text_hex=None):
         """An incoming SMS part: a Gammu SMS backup in the dummy phone's inbox folder. The
         sender and the text go as UTF-16 hexadecimal (NumberUnicode), so any character can."""

@@ -79,12 +79,3 @@ class Smsd(ServerProcess):
         with open(tmp, "w", encoding="ascii") as fh:
             fh.write(body)
         os.rename(tmp, os.path.join(folder, str(index)))  # the daemon never sees half a file
-
-    def wait_until(self, predicate, timeout=60):
-        """Poll ``predicate`` (bounded); True when it held within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.2)
-        return False

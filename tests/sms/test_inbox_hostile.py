@@ -124,7 +124,7 @@ def test_a_hostile_flood_loses_none_and_blocks_none(gateway, monkeypatch):
         assert settle(gateway, daemon, len(flood)), (len(incoming_rows(gateway / "data")), router_log(gateway / "data"))
         started = time.monotonic()
         daemon.drop(REGISTERED, "TANYA sesudah banjir")
-        assert daemon.wait_for(lambda: stored(gateway)[(REGISTERED, "TANYA sesudah banjir")] == 1, 30), \
+        assert daemon.wait_until(lambda: stored(gateway)[(REGISTERED, "TANYA sesudah banjir")] == 1, 30), \
             "a normal message after the flood is stored by the daemon's own run"
         elapsed = time.monotonic() - started
     finally:
@@ -188,13 +188,13 @@ def test_a_locked_database_keeps_the_message_and_the_sweep_stores_it_once(gatewa
     daemon = RoleSmsd(gateway, "modem1").start()
     try:
         daemon.drop(REGISTERED, "TANYA sebelum kunci")
-        assert daemon.wait_for(lambda: len(incoming_rows(data)) == 1, 30)
+        assert daemon.wait_until(lambda: len(incoming_rows(data)) == 1, 30)
         locker = hold_write_lock(data / "incoming.sqlite3", 45)
         try:
             daemon.drop(REGISTERED, "TANYA selama kunci")
             # The role's router waits 30 s for the lock, then keeps the message aside.
-            assert daemon.wait_for(lambda: (data / "incoming-fallback.jsonl").exists(), 50), router_log(data)
-            assert daemon.wait_for(lambda: "Process failed with exit status 1" in daemon.read_log(), 10)
+            assert daemon.wait_until(lambda: (data / "incoming-fallback.jsonl").exists(), 50), router_log(data)
+            assert daemon.wait_until(lambda: "Process failed with exit status 1" in daemon.read_log(), 10)
             kept = the_recap(gateway)["kept_aside"]
             assert kept["waiting_by_place"] == {"inbox": 0, "rescue": 0, "fallback": 1}, kept
         finally:
@@ -251,15 +251,15 @@ def test_a_full_disk_keeps_the_messages_in_the_inbox_and_the_sweep_stores_them_o
     daemon = RoleSmsd(gateway, "modem1").start()
     try:
         daemon.drop(REGISTERED, "TANYA sebelum penuh")
-        assert daemon.wait_for(lambda: len(incoming_rows(data)) == 1, 30), daemon.read_log()[-2000:]
+        assert daemon.wait_until(lambda: len(incoming_rows(data)) == 1, 30), daemon.read_log()[-2000:]
         filler = fill(data)
         daemon.drop(REGISTERED, "TANYA disk penuh satu")
         daemon.drop("x/../../y", "TANYA disk penuh dua")
         # 1: the fallback file took it (SQLite gave back a page when it failed), 2: nothing
         # could be written and the inbox file keeps it; never 0.
-        assert daemon.wait_for(lambda: "Process failed with exit status" in daemon.read_log(), 40), \
+        assert daemon.wait_until(lambda: "Process failed with exit status" in daemon.read_log(), 40), \
             daemon.read_log()[-2000:]
-        assert daemon.wait_for(lambda: daemon.on_phone() == [] or "Error processing SMS" in daemon.read_log(), 20)
+        assert daemon.wait_until(lambda: daemon.on_phone() == [] or "Error processing SMS" in daemon.read_log(), 20)
         check_stuck(gateway, daemon)
         if daemon.proc.poll() is not None:
             daemon.start()  # the rescue, still on the full disk

@@ -113,7 +113,7 @@ def test_the_daemon_logs_no_pin_at_the_highest_level_the_role_accepts(tmp_path):
         os.umask(old)
     try:
         daemon.drop("+6281234567890", "TANYA apakah PIN tercatat?")
-        assert daemon.wait_for(lambda: "Process finished" in daemon.read_log(), 30), daemon.read_log()[-2000:]
+        assert daemon.wait_until(lambda: "Process finished" in daemon.read_log(), 30), daemon.read_log()[-2000:]
     finally:
         daemon.stop()
     text = daemon.read_log()
