@@ -30,16 +30,13 @@ class BenchError(Exception):
 
 
 def use_toolkit(*dirs):
-    """Make ``ansible.module_utils.registry`` and ``dirs`` (relative to the repository) importable.
+    """Make ``dirs`` (relative to the repository) importable: the tests' server helpers.
 
-    The benchmarks are plain scripts: the toolkit's package reaches them through
-    the pathhook, as it reaches the tests and the validation command, and the
-    tests' server helpers (named, slapd) from their folders.
+    The toolkit's own package is ``ansible.module_utils.city`` in the project's
+    .venv (scripts/install-deps.sh links it there), as for the tests and bin/.
     """
-    for path in ("module_utils",) + dirs:
+    for path in dirs:
         sys.path.insert(0, os.path.join(ROOT, path))
-    from registry import pathhook
-    pathhook.install()
 
 
 class Redactor:

@@ -51,9 +51,9 @@ import dns.xfr  # noqa: E402
 import dns.zone  # noqa: E402
 from generate_registry import generate  # noqa: E402
 from named_server import UPDATE_KEY, NamedServer  # noqa: E402
-from ansible.module_utils.registry.dns.desired import desired_state  # noqa: E402
-from ansible.module_utils.registry.dns.zone_io import Server  # noqa: E402
-from ansible.module_utils.registry.loader import load_file  # noqa: E402
+from ansible.module_utils.city.dns.desired import desired_state  # noqa: E402
+from ansible.module_utils.city.dns.zone_io import Server  # noqa: E402
+from ansible.module_utils.city.registry.loader import load_file  # noqa: E402
 
 LOOP_GOAL = 100.0   # nsupdate loop / playbook, at least
 FLOOR_GOAL = 3.0    # module's own work / floor, at most

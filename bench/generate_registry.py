@@ -76,7 +76,7 @@ def generate(example_dir, out_dir, accounts=20000, subdomains=500, sms_users=200
 
     # Every holder receives hand-overs, so has a key of their own (rule E6-HANDOVER-KEY): a
     # well-formed public key whose private half nobody has (mail_bench.py gives real ones).
-    from ansible.module_utils.registry.handover_keys import age_public_key
+    from ansible.module_utils.city.registry.handover_keys import age_public_key
     holders = {a.get("holder") for a in mail_doc["accounts"]}
     for person in people_doc["people"]:
         if person["id"] in holders and not person.get("handover_keys"):

@@ -32,8 +32,8 @@ from bench_common import Goals, MachineLoad, print_table, use_toolkit
 
 use_toolkit()
 import pyrage  # noqa: E402
-from ansible.module_utils.registry import private_files  # noqa: E402
-from ansible.module_utils.registry.mail import handover  # noqa: E402
+from ansible.module_utils.city import fsutil as private_files  # noqa: E402
+from ansible.module_utils.city.mail import handover  # noqa: E402
 from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402

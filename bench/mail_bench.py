@@ -91,10 +91,10 @@ from generate_registry import generate  # noqa: E402
 from generate_registry import _dump as dump_registry_file  # noqa: E402
 import pyrage  # noqa: E402
 from slapd_server import SlapdServer  # noqa: E402
-from ansible.module_utils.registry.loader import load_file  # noqa: E402
-from ansible.module_utils.registry.mail.desired import ACTIVE, desired_accounts, suffix_of  # noqa: E402
-from ansible.module_utils.registry.mail.directory import READ_ATTRIBUTES, new_password  # noqa: E402
-from ansible.module_utils.registry.mail.plan import CREATE, make_plan  # noqa: E402
+from ansible.module_utils.city.registry.loader import load_file  # noqa: E402
+from ansible.module_utils.city.mail.desired import ACTIVE, desired_accounts, suffix_of  # noqa: E402
+from ansible.module_utils.city.mail.directory import READ_ATTRIBUTES, new_password  # noqa: E402
+from ansible.module_utils.city.mail.plan import CREATE, make_plan  # noqa: E402
 
 COLD_GOAL = 1.5     # module work cold / floor (hashes + ldapadd), at most
 NOOP_GOAL = 3.0     # module work no-op / one paged search, at most

@@ -8,7 +8,7 @@ no daemon running (the files stay in outbox/, where they are counted). Timed:
 * floor: a plain Python loop writing the same 20,000 files (same names, same bytes)
   straight into the outbox directories (``os.open``/``os.write``/``os.close``), then
   one ``os.sync()`` so that they are durable, as the module makes them;
-* core: the module's work in-process (``module_utils/registry/sms/blast.run``):
+* core: the module's work in-process (``module_utils/city/sms/blast.run``):
   parse, verify the signature (ssh-keygen), resolve the recipients, plan 20,000
   pairs in the ledger (one transaction), write them to tmp/, ``os.sync()``, rename
   them into outbox/, fsync the directories, mark them (one transaction);
@@ -39,9 +39,9 @@ from bench_common import ROOT, BenchError, Goals, MachineLoad, print_table, use_
 
 use_toolkit("tests")
 from module_runner import RUNNER  # noqa: E402
-from ansible.module_utils.registry import blast_signature  # noqa: E402
-from ansible.module_utils.registry.sms import blast as core  # noqa: E402
-from ansible.module_utils.registry.sms import outbox  # noqa: E402
+from ansible.module_utils.city.sms import signature as blast_signature  # noqa: E402
+from ansible.module_utils.city.sms import blast as core  # noqa: E402
+from ansible.module_utils.city.sms import outbox  # noqa: E402
 
 GOAL = 3.0
 KETUA = "198108022010041003"

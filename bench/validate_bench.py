@@ -25,9 +25,9 @@ use_toolkit()
 import ryml  # noqa: E402
 import yaml  # noqa: E402
 from generate_registry import generate  # noqa: E402
-from ansible.module_utils.registry.files import registry_files  # noqa: E402
-from ansible.module_utils.registry.sms import trust  # noqa: E402
-from ansible.module_utils.registry.validate import validate  # noqa: E402
+from ansible.module_utils.city.registry.files import registry_files  # noqa: E402
+from ansible.module_utils.city.sms import trust  # noqa: E402
+from ansible.module_utils.city.registry.validate import validate  # noqa: E402
 
 GOAL_RATIO = 10.0
 GOAL_MB = 1024
@@ -39,8 +39,8 @@ import json, sys, time
 sys.path.insert(0, %(bench)r)
 from bench_common import use_toolkit
 use_toolkit()
-from ansible.module_utils.registry.sms import trust
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.sms import trust
+from ansible.module_utils.city.registry.validate import validate
 root = trust.load_root(trust.inventory_from_config(%(root)r))
 def hwm_kb():
     # The peak resident size of this process: /proc's VmHWM starts afresh at exec, where

@@ -72,14 +72,10 @@ from ansible.plugins.callback import CallbackBase
 from ansible.utils.vars import load_extra_vars
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_MODULE_UTILS = os.path.join(PROJECT, "module_utils")
-import ansible.module_utils  # noqa: E402
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils.registry.operate import changes, lock, plan_doc, run_info  # noqa: E402
-from ansible.module_utils.registry.operate.masking import mask  # noqa: E402
-from ansible.module_utils.registry.operate.trail import (  # noqa: E402
+from ansible.module_utils.city.operate import changes, lock, plan_doc, run_info
+from ansible.module_utils.city.operate.masking import mask
+from ansible.module_utils.city.operate.trail import (
     CHANGE, FAILED, INTERRUPTED, OK, RUN_END, RUN_START, AuditTrail)
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later

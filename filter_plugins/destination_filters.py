@@ -1,7 +1,7 @@
 """Jinja2 filters that let a value into a configuration file only in a shape safe there.
 
 The roles put every registry-derived value through the filter of the syntax it is
-written into; the logic is in module_utils/registry/destinations.py (the tests import
+written into; the logic is in module_utils/city/registry/destinations.py (the tests import
 it), the inventory of fields in docs/registry-destinations.md. Each filter takes the
 name of the field as its argument, returns the value unchanged (``named_string`` adds
 the double quotes) and raises AnsibleFilterError, naming the field, for a value that
@@ -20,17 +20,9 @@ would change the meaning of the file:
 import functools
 import os
 
-import ansible.module_utils
 from ansible.errors import AnsibleFilterError
 
-# Modules get module_utils packed by AnsiballZ; on the controller the filters must
-# find the same package, so put the project's module_utils on the package path.
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.registry import destinations  # noqa: E402
+from ansible.module_utils.city.registry import destinations
 
 _FILTERS = ("udev_value", "smsdrc_value", "named_string", "dns_name", "dns_ttl", "ldif_value",
             "ldap_dn", "systemd_instance", "file_component")

@@ -1,4 +1,4 @@
-"""Jinja2 filters over the registry helpers in module_utils/registry.
+"""Jinja2 filters over the registry helpers in module_utils/city.
 
 Filters (each raises AnsibleFilterError with the reason on bad input):
 
@@ -17,22 +17,14 @@ Filters (each raises AnsibleFilterError with the reason on bad input):
 import functools
 import os
 
-import ansible.module_utils
 from ansible.errors import AnsibleFilterError
 
-# Modules get module_utils packed by AnsiballZ; on the controller the filters must
-# find the same package, so put the project's module_utils on the package path.
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.registry.gsm import segments, sms_info, encoding  # noqa: E402
-from ansible.module_utils.registry.ipam import address_in_pool  # noqa: E402
-from ansible.module_utils.registry.names import name_to_localpart, strip_titles  # noqa: E402
-from ansible.module_utils.registry.numbering import mail_number, to_roman  # noqa: E402
-from ansible.module_utils.registry.phone import to_e164  # noqa: E402
-from ansible.module_utils.registry.sms.phonebook import build as sms_phonebook  # noqa: E402
+from ansible.module_utils.city.registry.gsm import segments, sms_info, encoding
+from ansible.module_utils.city.registry.ipam import address_in_pool
+from ansible.module_utils.city.registry.names import name_to_localpart, strip_titles
+from ansible.module_utils.city.registry.numbering import mail_number, to_roman
+from ansible.module_utils.city.registry.phone import to_e164
+from ansible.module_utils.city.sms.phonebook import build as sms_phonebook
 
 
 def _filter(name, function):

@@ -4,22 +4,15 @@
   ``sms_approval__root | sms_approval_trust(approval_trust_data)`` -> ``{version, ketua, keys,
   digest, source, problem, ignored}``: the inventory's pinned root followed by every rotation
   statement of the registry's ``approval-trust.yml`` (its data, or none) that verifies, in
-  order (module_utils/registry/sms/trust.py). A statement that does not verify and every
+  order (module_utils/city/sms/trust.py). A statement that does not verify and every
   statement after it are ignored (``problem`` says why; the validator reports it at its line).
   An unusable root fails the filter.
 """
 import os
 
-import ansible.module_utils
 from ansible.errors import AnsibleFilterError
 
-# As registry_filters.py: the controller finds module_utils the modules get from AnsiballZ.
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.registry.sms import trust  # noqa: E402
+from ansible.module_utils.city.sms import trust
 
 
 def sms_approval_trust(root, trust_file_data=None):

@@ -124,9 +124,9 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 
 try:
-    from ansible.module_utils.registry.reports import snapshots as snaps
-    from ansible.module_utils.registry.reports.build import run
-    from ansible.module_utils.registry.reports.city import ReportError
+    from ansible.module_utils.city.reports import snapshots as snaps
+    from ansible.module_utils.city.reports.build import run
+    from ansible.module_utils.city.reports.city import ReportError
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

@@ -143,11 +143,11 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible.module_utils.registry.dns.apply import Conflict, apply_plan
-    from ansible.module_utils.registry.dns.desired import desired_state
-    from ansible.module_utils.registry.dns.plan import make_plan, refuse_reason
-    from ansible.module_utils.registry.dns.zone_io import DNSError, Server
-    from ansible.module_utils.registry.loader import LoadError, load_file
+    from ansible.module_utils.city.dns.apply import Conflict, apply_plan
+    from ansible.module_utils.city.dns.desired import desired_state
+    from ansible.module_utils.city.dns.plan import make_plan, refuse_reason
+    from ansible.module_utils.city.dns.zone_io import DNSError, Server
+    from ansible.module_utils.city.registry.loader import LoadError, load_file
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

@@ -134,16 +134,16 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.registry.mail import connection
+from ansible.module_utils.city.mail import connection
 
 try:
-    from ansible.module_utils.registry.destinations import DestinationError
-    from ansible.module_utils.registry.loader import load_file
-    from ansible.module_utils.registry.mail import handover
-    from ansible.module_utils.registry.mail.handover import HandoverError
-    from ansible.module_utils.registry.mail.desired import desired_accounts, suffix_of
-    from ansible.module_utils.registry.mail.directory import Directory, DirectoryError, new_password
-    from ansible.module_utils.registry.mail.plan import (CREATE, DELETE, RESET, count, make_plan,
+    from ansible.module_utils.city.registry.destinations import DestinationError
+    from ansible.module_utils.city.registry.loader import load_file
+    from ansible.module_utils.city.mail import handover
+    from ansible.module_utils.city.mail.handover import HandoverError
+    from ansible.module_utils.city.mail.desired import desired_accounts, suffix_of
+    from ansible.module_utils.city.mail.directory import Directory, DirectoryError, new_password
+    from ansible.module_utils.city.mail.plan import (CREATE, DELETE, RESET, count, make_plan,
                                                          refuse_reason)
     IMPORT_ERROR = None
 except ImportError as exc:

@@ -93,11 +93,11 @@ read_at:
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.registry.mail import connection
+from ansible.module_utils.city.mail import connection
 
 try:
-    from ansible.module_utils.registry.mail.directory import Directory, DirectoryError
-    from ansible.module_utils.registry.mail.unused import read_usage
+    from ansible.module_utils.city.mail.directory import Directory, DirectoryError
+    from ansible.module_utils.city.mail.unused import read_usage
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

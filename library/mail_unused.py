@@ -74,13 +74,13 @@ import datetime
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.registry.mail import connection
+from ansible.module_utils.city.mail import connection
 
 try:
-    from ansible.module_utils.registry.loader import load_file
-    from ansible.module_utils.registry.mail.desired import suffix_of
-    from ansible.module_utils.registry.mail.directory import Directory, DirectoryError
-    from ansible.module_utils.registry.mail.unused import read_usage, spool_warnings, unused
+    from ansible.module_utils.city.registry.loader import load_file
+    from ansible.module_utils.city.mail.desired import suffix_of
+    from ansible.module_utils.city.mail.directory import Directory, DirectoryError
+    from ansible.module_utils.city.mail.unused import read_usage, spool_warnings, unused
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

@@ -140,8 +140,8 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible.module_utils.registry.summary import summarise
-    from ansible.module_utils.registry.validate import validate
+    from ansible.module_utils.city.registry.summary import summarise
+    from ansible.module_utils.city.registry.validate import validate
     IMPORT_ERROR = None
 except ImportError as exc:  # rapidyaml / jsonschema missing on the control node
     IMPORT_ERROR = exc
@@ -177,7 +177,7 @@ def main():
             module.fail_json(msg="today must be YYYY-MM-DD, not %r" % module.params["today"])
     limits = {k: v for k, v in (module.params["limits"] or {}).items() if v is not None}
     try:
-        from ansible.module_utils.registry.limits import Limits
+        from ansible.module_utils.city.registry.limits import Limits
         limits = Limits(limits)
     except ValueError as exc:
         module.fail_json(msg=str(exc))

@@ -303,7 +303,7 @@ timing:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible.module_utils.registry.sms.blast import BlastError, run
+    from ansible.module_utils.city.sms.blast import BlastError, run
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

@@ -127,8 +127,8 @@ import sqlite3
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible.module_utils.registry.sms import blast as core
-    from ansible.module_utils.registry.sms.spent import SpentError, SpentLedger
+    from ansible.module_utils.city.sms import blast as core
+    from ansible.module_utils.city.sms.spent import SpentError, SpentLedger
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

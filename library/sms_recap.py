@@ -141,7 +141,7 @@ markdown:
 from ansible.module_utils.basic import AnsibleModule
 
 try:
-    from ansible.module_utils.registry.sms.recap import RecapError, markdown, recap
+    from ansible.module_utils.city.sms.recap import RecapError, markdown, recap
     IMPORT_ERROR = None
 except ImportError as exc:
     IMPORT_ERROR = exc

@@ -62,15 +62,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.unsafe_proxy import wrap_var
 
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "module_utils")
-
 
 def _loader():
-    import ansible.module_utils as amu
-    if _MODULE_UTILS not in amu.__path__:
-        amu.__path__.append(_MODULE_UTILS)
-    from ansible.module_utils.registry import safe_read
+    from ansible.module_utils.city.registry import safe_read
     return safe_read
 
 

@@ -30,3 +30,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   echo "$want" > "$stamp"
 fi
+
+# One import name everywhere: modules get module_utils/city from AnsiballZ as
+# ansible.module_utils.city; the controller (plugins, bin/, tests, benchmarks)
+# gets the same package under the same name through this link in the venv.
+site=$(.venv/bin/python -c 'import ansible.module_utils, os; print(os.path.dirname(ansible.module_utils.__file__))')
+ln -sfn "$PWD/module_utils/city" "$site/city"

@@ -2,10 +2,6 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "module_utils"))
-from registry import pathhook  # noqa: E402
-
-pathhook.install()
 
 # Playbooks run by the tests go through the callback plugin apply_session: give them a
 # lock, an audit trail and a plan directory of their own, never the project's state/.

@@ -7,10 +7,6 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = """
-import sys
-sys.path.insert(0, %r)
-from registry import pathhook
-pathhook.install()
 import runpy
 runpy.run_path(%r, run_name="__main__")
 """
@@ -27,7 +23,7 @@ def module_command(name, args, check=False, diff=False):
     fd, path = tempfile.mkstemp(prefix="%s-args-" % name, suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(payload)
-    code = RUNNER % (os.path.join(ROOT, "module_utils"), os.path.join(ROOT, "library", name + ".py"))
+    code = RUNNER % os.path.join(ROOT, "library", name + ".py")
     return [sys.executable, "-c", code, path], path
 
 

@@ -9,7 +9,7 @@ import os
 
 import yaml
 
-from ansible.module_utils.registry.loader import load_file
+from ansible.module_utils.city.registry.loader import load_file
 
 PAYLOADS = (
     "{{ lookup('ansible.builtin.pipe', 'touch %(canary)s.1') }}",

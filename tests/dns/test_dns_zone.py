@@ -183,10 +183,10 @@ def test_safety_threshold_refuses_then_force_applies(named, registry, apply_dns)
 
 def test_concurrent_change_fails_cleanly_and_rerun_converges(named, registry, apply_dns):
     import dns.rdata
-    from ansible.module_utils.registry.dns.apply import Conflict, apply_plan
-    from ansible.module_utils.registry.dns.desired import desired_state
-    from ansible.module_utils.registry.dns.plan import make_plan
-    from ansible.module_utils.registry.dns.zone_io import Server
+    from ansible.module_utils.city.dns.apply import Conflict, apply_plan
+    from ansible.module_utils.city.dns.desired import desired_state
+    from ansible.module_utils.city.dns.plan import make_plan
+    from ansible.module_utils.city.dns.zone_io import Server
     apply_dns(registry)
     Edit("domain.yml", "value: 192.0.2.41}", "value: 192.0.2.141}").apply(registry)
     Edit("domain.yml", "- {type: A, value: 192.0.2.42}", "- {type: A, value: 192.0.2.142}").apply(registry)
@@ -231,10 +231,10 @@ def test_unreachable_server_is_a_clear_error(registry, apply_dns, named):
 
 def test_server_killed_mid_apply_then_rerun_converges(named, registry, apply_dns):
     """named dies after two of many UPDATE messages; a restart and a re-run converge."""
-    from ansible.module_utils.registry.dns.apply import apply_plan
-    from ansible.module_utils.registry.dns.desired import desired_state
-    from ansible.module_utils.registry.dns.plan import make_plan
-    from ansible.module_utils.registry.dns.zone_io import DNSError, Server
+    from ansible.module_utils.city.dns.apply import apply_plan
+    from ansible.module_utils.city.dns.desired import desired_state
+    from ansible.module_utils.city.dns.plan import make_plan
+    from ansible.module_utils.city.dns.zone_io import DNSError, Server
     zone, want, owner = desired_state(registry_domain(registry))
     server = Server("127.0.0.1", named.port, zone, "toolkit-update", named.secret, timeout=2)
     plan = make_plan(want, server.read(owner.owns))

@@ -196,7 +196,7 @@ def test_a_session_bound_before_the_lock_can_change_nothing_after_it(slapd):
     assert session.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["cn"])
     stored = read_as_root(slapd, dn, ["userPassword"])["userPassword"]
 
-    # The toolkit deactivates the account as the mail module does (module_utils/registry/mail/directory.py).
+    # The toolkit deactivates the account as the mail module does (module_utils/city/mail/directory.py).
     assert toolkit.modify(dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [LOCKED])]})
     assert slapd.whoami(dn, "Kedua-Sandi2") == INVALID_CREDENTIALS, "no new session"
     assert not session.closed

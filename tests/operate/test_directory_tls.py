@@ -13,8 +13,8 @@ import sys
 import ldap3
 import pytest
 
-from ansible.module_utils.registry.mail.directory import Directory
-from ansible.module_utils.registry.mail.plan import CREATE, DELETE, MODIFY
+from ansible.module_utils.city.mail.directory import Directory
+from ansible.module_utils.city.mail.plan import CREATE, DELETE, MODIFY
 from role_servers import SUFFIX, RoleSlapd, directory_rendered
 
 BASE = "ou=accounts," + SUFFIX

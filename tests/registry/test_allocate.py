@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from ansible.module_utils.registry import allocate as alloc
-from ansible.module_utils.registry.findings import ERROR, Finding
-from ansible.module_utils.registry.loader import load_file
-from ansible.module_utils.registry.sms import trust
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.dns import allocate as alloc
+from ansible.module_utils.city.registry.findings import ERROR, Finding
+from ansible.module_utils.city.registry.loader import load_file
+from ansible.module_utils.city.sms import trust
+from ansible.module_utils.city.registry.validate import validate
 from paths import LAB_INVENTORY, ROOT, SCHEMAS
 from mutate import Edit
 

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from ansible.module_utils.registry import blast_signature
-from ansible.module_utils.registry.sms import trust
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.sms import signature as blast_signature
+from ansible.module_utils.city.sms import trust
+from ansible.module_utils.city.registry.validate import validate
 from approval_fixtures import ACTIVE_BLAST, KETUA, sign_blast
 from mutate import Edit, line_of
 from paths import LAB_INVENTORY, ROOT, SCHEMAS

@@ -11,10 +11,10 @@ import re
 import pytest
 import yaml
 
-from ansible.module_utils.registry import blast_signature
-from ansible.module_utils.registry.findings import BUILTIN_ARTICLES
-from ansible.module_utils.registry.sms import trust
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.sms import signature as blast_signature
+from ansible.module_utils.city.registry.findings import BUILTIN_ARTICLES
+from ansible.module_utils.city.sms import trust
+from ansible.module_utils.city.registry.validate import validate
 from paths import EXAMPLE, LAB_INVENTORY, SCHEMAS
 from mutate import Edit, line_of
 
@@ -423,7 +423,7 @@ def test_no_renewal_warning_long_before_expiry():
 
 def test_every_rule_has_a_broken_registry():
     import importlib
-    from ansible.module_utils.registry.rules.base import RULES
+    from ansible.module_utils.city.registry.rules.base import RULES
     tested = {p.values[1] for p in CASES} | {p.values[1] for p in WARNING_CASES}
     for name in ("test_domain_rules", "test_sms_rules", "test_mail_rules", "test_secrets_scan"):
         tested |= {p.values[1] for p in getattr(importlib.import_module(name), "CASES", ())}

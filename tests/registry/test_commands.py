@@ -106,8 +106,8 @@ def test_blast_sign_round_trip(signed_registry, approval, tmp_path):
 
 
 def test_the_format_reference_lists_every_rule():
-    from ansible.module_utils.registry import validate  # noqa: F401 (registers the rules)
-    from ansible.module_utils.registry.rules.base import RULES
+    from ansible.module_utils.city.registry import validate  # noqa: F401 (registers the rules)
+    from ansible.module_utils.city.registry.rules.base import RULES
     assert len(RULES) > 40
     with open(os.path.join(ROOT, "docs", "registry-format.md"), encoding="utf-8") as fh:
         doc = fh.read()

@@ -16,9 +16,9 @@ from mutate import Edit, line_of
 from paths import EXAMPLE, SCHEMAS
 from test_broken_registries import DINKES_A, DINKES_HEAD, DINKES_WWW, LAB_ROOT, case
 
-from ansible.module_utils.registry.context import Context
-from ansible.module_utils.registry.rules import domain
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.registry.context import Context
+from ansible.module_utils.city.registry.rules import domain
+from ansible.module_utils.city.registry.validate import validate
 
 F = "domain.yml"
 DECREE = "Keputusan Wali Kota Bekasi Nomor 500.05/Kep.215-Diskominfostandi/V/2023"
@@ -252,7 +252,7 @@ def test_decrees_in_the_official_form_are_accepted(registry, text):
 
 
 def _ctx(registry, today=datetime.date(2026, 12, 3)):
-    from ansible.module_utils.registry.loader import load_file
+    from ansible.module_utils.city.registry.loader import load_file
     files = {name: load_file(os.path.join(str(registry), name), name)
              for name in ("city.yml", "domain.yml", "agencies.yml", "people.yml")}
     return Context(files, today=today)

@@ -22,8 +22,8 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, %(bench)r)
     from bench_common import use_toolkit
     use_toolkit()
-    from ansible.module_utils.registry.sms import trust
-    from ansible.module_utils.registry.validate import validate
+    from ansible.module_utils.city.sms import trust
+    from ansible.module_utils.city.registry.validate import validate
     limits = json.loads(sys.argv[3]) or None
     root = trust.load_root(sys.argv[2])
     def hwm_kb():
@@ -107,7 +107,7 @@ def test_a_few_aliases_are_data_and_merge_keys_are_not_duplicates(registry):
     assert not errors_of(outcome, "REG-DUPLICATE-KEY")
     assert not errors_of(outcome, "REG-LIMIT")
     # The merge itself: the data the rules see holds the merged key.
-    from ansible.module_utils.registry.loader import load_file
+    from ansible.module_utils.city.registry.loader import load_file
     path = registry / "m.yml"
     write(path, "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 3\n")
     loaded = load_file(str(path))
@@ -230,7 +230,7 @@ def test_a_second_document_is_refused_where_it_starts(registry):
 
 
 def test_yaml_11_booleans_stay_text_and_the_schema_says_what_it_expects(registry):
-    from ansible.module_utils.registry.loader import load_file
+    from ansible.module_utils.city.registry.loader import load_file
     path = registry / "x.yml"
     write(path, "a: yes\nb: on\nc: ~\nd: 0777\ne: 1_000\nf: true\ng: 12\nh: 1.5\ni: null\n")
     assert load_file(str(path)).data == {"a": "yes", "b": "on", "c": "~", "d": "0777",
@@ -288,8 +288,9 @@ PARITY = ["a: yes\nb: on\nc: ~\nd: 0777\ne: 1_000\nf: true\ng: 12\nh: 1.5\ni: nu
 def test_both_readers_give_the_same_data(tmp_path, text):
     """The gateway reads a blast with PyYAML (Debian's python3-yaml, no rapidyaml): in
     the registry's dialect, the data is the validator's."""
-    from ansible.module_utils.registry import loader, yaml_json
-    from ansible.module_utils.registry.limits import DEFAULT_LIMITS
+    from ansible.module_utils.city.registry import loader
+    from ansible.module_utils.city.registry import yaml_json
+    from ansible.module_utils.city.registry.limits import DEFAULT_LIMITS
     path = tmp_path / "f.yml"
     write(path, text)
     fast = loader.load_file(str(path))
@@ -305,7 +306,7 @@ def test_both_readers_give_the_same_data(tmp_path, text):
     ("a: +5\n", "REG-YAML"), ("phone: +6281234\n", "REG-YAML"), ("a: +0x1\n", "REG-YAML"),
     ("x: &a 1\nphone: +1.5\n", "REG-YAML"), ("a: 1\n---\nb: 2\n", "REG-YAML")])
 def test_both_readers_refuse_the_same_hostile_input(tmp_path, monkeypatch, text, rule):
-    from ansible.module_utils.registry import loader
+    from ansible.module_utils.city.registry import loader
     path = tmp_path / "f.yml"
     write(path, text)
     with pytest.raises(loader.LoadError) as fast:
@@ -319,7 +320,7 @@ def test_both_readers_refuse_the_same_hostile_input(tmp_path, monkeypatch, text,
 
 
 def test_a_duplicate_key_is_found_by_both_readers(tmp_path, monkeypatch):
-    from ansible.module_utils.registry import loader
+    from ansible.module_utils.city.registry import loader
     path = tmp_path / "f.yml"
     write(path, "a: 1\nb: 2\na: 3\n")
     fast = loader.load_file(str(path))

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from ansible.module_utils.registry.rules import mail as mail_rules
-from ansible.module_utils.registry.rules.base import RULES
-from ansible.module_utils.registry.validate import validate
-from ansible.module_utils.registry import handover_keys
+from ansible.module_utils.city.registry.rules import mail as mail_rules
+from ansible.module_utils.city.registry.rules.base import RULES
+from ansible.module_utils.city.registry.validate import validate
+from ansible.module_utils.city.registry import handover_keys
 from mutate import Edit, line_of
 from paths import EXAMPLE, SCHEMAS
 import test_broken_registries

@@ -7,7 +7,7 @@ import sys
 
 from paths import EXAMPLE, ROOT, SCHEMAS
 
-from ansible.module_utils.registry import reference as ref
+from ansible.module_utils.city.reports import reference as ref
 
 DOC = os.path.join(ROOT, "docs", "registry-reference.md")
 

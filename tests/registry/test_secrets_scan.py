@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from ansible.module_utils.registry import secrets_scan
-from ansible.module_utils.registry.secrets_scan import MARKER, MAX_CANDIDATES, scan
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.registry import secrets_scan
+from ansible.module_utils.city.registry.secrets_scan import MARKER, MAX_CANDIDATES, scan
+from ansible.module_utils.city.registry.validate import validate
 from mutate import Edit, line_of
 from paths import EXAMPLE, SCHEMAS
 import test_broken_registries

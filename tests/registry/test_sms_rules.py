@@ -17,9 +17,9 @@ from mutate import Edit, line_of
 from paths import SCHEMAS
 from test_broken_registries import BLAST, ReEdit, case, shifted
 
-from ansible.module_utils.registry import blast_signature
-from ansible.module_utils.registry.blast_signature import KeyFormatError, parse_public_key
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.sms import signature as blast_signature
+from ansible.module_utils.city.sms.signature import KeyFormatError, parse_public_key
+from ansible.module_utils.city.registry.validate import validate
 
 EXAMPLE_KEY_LINE = '    key: "%s"' % EXAMPLE_KEY
 EXAMPLE_BLOB = EXAMPLE_KEY.split()[1]

@@ -17,7 +17,7 @@ from paths import EXAMPLE, ROOT
 sys.path.insert(0, os.path.join(ROOT, "tests", "ldap"))
 from slapd_server import SlapdServer  # noqa: E402
 
-from ansible.module_utils.registry.reports import city  # noqa: E402
+from ansible.module_utils.city.reports import city  # noqa: E402
 from reports_helpers import ACCOUNTS, add_accounts, trail_records  # noqa: E402
 
 

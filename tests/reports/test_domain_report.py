@@ -9,9 +9,9 @@ import pytest
 from paths import EXAMPLE, ROOT
 from reports_helpers import RUN
 
-from ansible.module_utils.registry.reports import build, city
-from ansible.module_utils.registry.reports import domain as domain_report
-from ansible.module_utils.registry.reports import trail as trail_mod
+from ansible.module_utils.city.reports import build, city
+from ansible.module_utils.city.reports import domain as domain_report
+from ansible.module_utils.city.reports import trail as trail_mod
 
 TEMPLATES = ROOT + "/templates/reports"
 
@@ -164,13 +164,13 @@ def test_html_is_escaped(tmp_path, trail_path):
 
 def test_nothing_of_the_city_is_written_in_the_templates():
     import glob
-    for path in glob.glob(TEMPLATES + "/*.j2") + glob.glob(ROOT + "/module_utils/registry/reports/*.py"):
+    for path in glob.glob(TEMPLATES + "/*.j2") + glob.glob(ROOT + "/module_utils/city/reports/*.py"):
         text = open(path, encoding="utf-8").read().lower()
         assert "bekasi" not in text, "%s names the city: take it from the registry" % path
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
-    from ansible.module_utils.registry.reports.csvout import to_csv
+    from ansible.module_utils.city.reports.csvout import to_csv
     text = to_csv([("a", "A"), ("b", "B")], [{"a": "=HYPERLINK(\"x\")", "b": "+6281299990000"},
                                               {"a": "-12", "b": "@SUM(A1)"}, {"a": "é, \"quoted\"\nline", "b": None}])
     rows = list(csv.reader(io.StringIO(text)))

@@ -13,8 +13,8 @@ from module_runner import run_module
 from paths import EXAMPLE, ROOT
 from reports_helpers import ACCOUNTS, PASSWORD
 
-from ansible.module_utils.registry.reports import build, city, snapshots
-from ansible.module_utils.registry.reports import mail as mail_report
+from ansible.module_utils.city.reports import build, city, snapshots
+from ansible.module_utils.city.reports import mail as mail_report
 
 
 def read(directory, check=False, **extra):

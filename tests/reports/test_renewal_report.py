@@ -6,9 +6,9 @@ import pytest
 
 from paths import EXAMPLE, SCHEMAS
 
-from ansible.module_utils.registry import renewal
-from ansible.module_utils.registry.reports import renewal as renewal_report
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.registry import renewal
+from ansible.module_utils.city.reports import renewal as renewal_report
+from ansible.module_utils.city.registry.validate import validate
 
 # The example registry: domain.expires 2027-03-15, 60 days of warning, a 35-day window.
 CASES = [
@@ -54,7 +54,7 @@ def test_shared_rule_edges():
 
 
 def test_page_and_csv(tmp_path):
-    from ansible.module_utils.registry.reports import build
+    from ansible.module_utils.city.reports import build
     from paths import ROOT
     build.run(EXAMPLE, ROOT + "/templates/reports", str(tmp_path), trail_path=None,
               today=datetime.date(2027, 3, 30))

@@ -16,7 +16,7 @@ import yaml
 from paths import LAB_INVENTORY, ROOT
 from reports_helpers import BLAST, make_gateway
 
-from ansible.module_utils.registry.sms import trust
+from ansible.module_utils.city.sms import trust
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "dns"))
 from named_server import READ_KEY, UPDATE_KEY, NamedServer  # noqa: E402

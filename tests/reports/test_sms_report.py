@@ -7,8 +7,8 @@ from module_runner import run_module
 from paths import EXAMPLE, ROOT
 from reports_helpers import BLAST, UNKNOWN, make_gateway
 
-from ansible.module_utils.registry.reports import build, city, snapshots
-from ansible.module_utils.registry.reports import sms as sms_report
+from ansible.module_utils.city.reports import build, city, snapshots
+from ansible.module_utils.city.reports import sms as sms_report
 
 
 @pytest.fixture(scope="module")

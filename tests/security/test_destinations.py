@@ -36,15 +36,15 @@ import ldif
 import pytest
 import yaml
 
-from ansible.module_utils.registry import destinations
-from ansible.module_utils.registry.destinations import DestinationError
-from ansible.module_utils.registry.findings import BUILTIN_ARTICLES
-from ansible.module_utils.registry.loader import load_file
-from ansible.module_utils.registry.mail import handover, unused
-from ansible.module_utils.registry.mail.desired import desired_accounts
-from ansible.module_utils.registry.mail.directory import Directory
-from ansible.module_utils.registry.sms import outbox
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.registry import destinations
+from ansible.module_utils.city.registry.destinations import DestinationError
+from ansible.module_utils.city.registry.findings import BUILTIN_ARTICLES
+from ansible.module_utils.city.registry.loader import load_file
+from ansible.module_utils.city.mail import handover, unused
+from ansible.module_utils.city.mail.desired import desired_accounts
+from ansible.module_utils.city.mail.directory import Directory
+from ansible.module_utils.city.sms import outbox
+from ansible.module_utils.city.registry.validate import validate
 from paths import EXAMPLE, ROOT, SCHEMAS
 
 import role_render
@@ -595,7 +595,7 @@ def test_unused_warnings_refuse_a_uid_that_leaves_the_spool(tmp_path):
 
 
 def test_report_files_named_after_agencies_stay_in_the_reports(tmp_path):
-    from ansible.module_utils.registry.reports import build
+    from ansible.module_utils.city.reports import build
     reports = tmp_path / "reports"
     for rel in ("domain-2026/../../escaped.html", "domain-2026/../escaped.csv", "/tmp/escaped.html"):
         with pytest.raises(DestinationError):

@@ -45,7 +45,7 @@ from named_server import READ_KEY, SECONDARY_KEY, UPDATE_KEY, registry_domain  #
 from role_servers import ZONE, RoleNamed, named_variables, render_named  # noqa: E402
 from server_process import free_port  # noqa: E402
 
-from ansible.module_utils.registry.dns.desired import MANAGED_TYPES  # noqa: E402
+from ansible.module_utils.city.dns.desired import MANAGED_TYPES  # noqa: E402
 
 ORIGIN = dns.name.from_text(ZONE)
 # Bounded waits: NOTIFY and the transfer it starts take well under a second here.

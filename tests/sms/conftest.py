@@ -34,8 +34,8 @@ import pytest
 from paths import EXAMPLE, ROOT
 from smsd_server import Smsd
 
-from ansible.module_utils.registry.loader import load_file
-from ansible.module_utils.registry.sms import phonebook, trust
+from ansible.module_utils.city.registry.loader import load_file
+from ansible.module_utils.city.sms import phonebook, trust
 
 MODEMS = ("modem1", "modem2")
 SEKDA = "197110171998031002"  # an originator of the example registry

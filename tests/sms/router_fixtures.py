@@ -16,8 +16,8 @@ ROUTER = os.path.join(ROOT, "roles", "sms_gateway", "files", "sms_router.py")
 
 def example_phonebook():
     """The phonebook of the example registry, built by the same code as the role's."""
-    from ansible.module_utils.registry.loader import load_file
-    from ansible.module_utils.registry.sms import phonebook
+    from ansible.module_utils.city.registry.loader import load_file
+    from ansible.module_utils.city.sms import phonebook
     docs = {n: load_file(os.path.join(EXAMPLE, n + ".yml")).data for n in ("sms", "sms-users", "people", "city")}
     return phonebook.build(docs["sms"], docs["sms-users"], docs["people"], docs["city"])
 
@@ -104,8 +104,8 @@ def router_log(data_dir):
 def make_ledger(path, blast_id, users, planned_at, enqueued_at=None, phone_id="modem1", text="Rapat koordinasi"):
     """Plan (and mark enqueued at ``enqueued_at``) a blast to ``users`` in the ledger, with
     the blast module's own ledger and outbox code; returns the pairs (with their file names)."""
-    from ansible.module_utils.registry.sms import ledger as ledger_mod
-    from ansible.module_utils.registry.sms import outbox
+    from ansible.module_utils.city.sms import ledger as ledger_mod
+    from ansible.module_utils.city.sms import outbox
     stamp = planned_at.replace("-", "").replace(":", "").replace("T", "_")[:15]
     pairs = [{"blast_id": blast_id, "user_id": u["id"], "phone": u["phone"], "phone_id": phone_id,
               "file": outbox.file_name(stamp, u["phone"], blast_id, u["id"]), "planned_at": planned_at}

@@ -33,9 +33,9 @@ from smsd_server import Smsd
 from test_sms_blast import (AFTER, RATES, TEXT, VALIDATED, crash_after_renames, members, number_of,
                             playbook_inventory, run_blast_playbook, transmissions, _run)
 
-from ansible.module_utils.registry import blast_signature
-from ansible.module_utils.registry.sms import trust
-from ansible.module_utils.registry.validate import validate
+from ansible.module_utils.city.sms import signature as blast_signature
+from ansible.module_utils.city.sms import trust
+from ansible.module_utils.city.registry.validate import validate
 
 SUCCESSOR = "197204151998122003"  # a person of SETDA outside the secretariat
 LATER = "2026-11-28T08:00:00+07:00"  # after the default expiry of blast_yaml

@@ -20,7 +20,7 @@ import pytest
 from role_smsd import RoleSmsd, render_role, router, sweep_commands
 from router_fixtures import incoming_rows, router_log, write_phonebook
 
-from ansible.module_utils.registry.sms import recap as recap_mod
+from ansible.module_utils.city.sms import recap as recap_mod
 
 PIN = "80917263"
 REGISTERED = "+628153774146"  # not needed to be in the phonebook: every sender is stored

@@ -13,7 +13,7 @@ import yaml
 
 from role_smsd import ROLE, RoleSmsd, render_role, run_playbook
 
-from ansible.module_utils.registry.operate.masking import mask_pins
+from ansible.module_utils.city.operate.masking import mask_pins
 
 # 8 digits: a time stamp or a process id cannot hold it by chance, so finding it means a leak.
 PIN = "80917263"

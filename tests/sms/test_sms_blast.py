@@ -19,12 +19,12 @@ import pytest
 from module_runner import module_command, run_module
 from paths import ROOT
 
-from ansible.module_utils.registry import gsm
-from ansible.module_utils.registry.loader import load_file
-from ansible.module_utils.registry.phone import to_e164
-from ansible.module_utils.registry.sms import blast as core
-from ansible.module_utils.registry.sms import ledger as ledger_module
-from ansible.module_utils.registry.sms import outbox
+from ansible.module_utils.city.registry import gsm
+from ansible.module_utils.city.registry.loader import load_file
+from ansible.module_utils.city.registry.phone import to_e164
+from ansible.module_utils.city.sms import blast as core
+from ansible.module_utils.city.sms import ledger as ledger_module
+from ansible.module_utils.city.sms import outbox
 
 # The example registry's (archived) blast: its text, recipients and send_after, signed again
 # with the test Ketua key and an expiry (the example's key has no private half any more).

@@ -237,7 +237,7 @@ REGISTRY_CHANGE = ["inventory/registry/domain.yml", "inventory/registry/mail.yml
 TOOLKIT_CHANGES = ["playbooks/plan.yml", "library/dns_zone.py", "roles/dns_server/tasks/main.yml",
                    "lookup_plugins/city_registry.py", "callback_plugins/apply_session.py", "Makefile",
                    "ansible.cfg", ".gitlab-ci.yml", "scripts/vault-client", "inventory/production/hosts.yml",
-                   "module_utils/registry/loader.py", "bin/registry-validate", "schemas/domain.schema.json"]
+                   "module_utils/city/registry/loader.py", "bin/registry-validate", "schemas/domain.schema.json"]
 MERGE_REQUEST = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_DEFAULT_BRANCH": "main", "CI_MERGE_REQUEST_IID": "7"}
 
 GITLAB_CONTEXTS = {

@@ -26,9 +26,11 @@ def test_filter_names(filters):
     assert set(filters) == NAMES
 
 
-def test_module_utils_on_package_path(filters):
-    import ansible.module_utils
-    assert os.path.join(ROOT, "module_utils") in ansible.module_utils.__path__
+def test_one_import_name_for_the_toolkit(filters):
+    """The plugins import the project's module_utils/city as ansible.module_utils.city."""
+    import ansible.module_utils.city
+    assert os.path.realpath(ansible.module_utils.city.__file__) == os.path.realpath(
+        os.path.join(ROOT, "module_utils", "city", "__init__.py"))
 
 
 @pytest.mark.parametrize("name, args, expected", [

@@ -1,7 +1,7 @@
-"""Tests of module_utils/registry/gsm.py: SMS encoding, units and segments (3GPP TS 23.038)."""
+"""Tests of module_utils/city/registry/gsm.py: SMS encoding, units and segments (3GPP TS 23.038)."""
 import pytest
 
-from ansible.module_utils.registry import gsm
+from ansible.module_utils.city.registry import gsm
 
 EMOJI = "\U0001F600"      # a surrogate pair in UTF-16
 CYR = "\u0439"            # a BMP character outside GSM-7: one UCS-2 unit

@@ -1,9 +1,9 @@
-"""Tests of module_utils/registry/ipam.py: the central address pools (D8)."""
+"""Tests of module_utils/city/registry/ipam.py: the central address pools (D8)."""
 import ipaddress
 
 import pytest
 
-from ansible.module_utils.registry import ipam
+from ansible.module_utils.city.registry import ipam
 
 
 def _int(text):

@@ -3,7 +3,7 @@ import os
 
 import yaml
 
-from ansible.module_utils.registry.mail.desired import (DEACTIVATED, DELETED, desired_accounts,
+from ansible.module_utils.city.mail.desired import (DEACTIVATED, DELETED, desired_accounts,
                                                          suffix_of)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

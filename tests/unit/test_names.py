@@ -1,7 +1,7 @@
-"""Tests of module_utils/registry/names.py: titles, transliteration, local parts."""
+"""Tests of module_utils/city/registry/names.py: titles, transliteration, local parts."""
 import pytest
 
-from ansible.module_utils.registry import names
+from ansible.module_utils.city.registry import names
 
 
 @pytest.mark.parametrize("name, expected", [

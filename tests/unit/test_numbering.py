@@ -1,7 +1,7 @@
-"""Tests of module_utils/registry/numbering.py: Roman numerals and mail numbers (E8)."""
+"""Tests of module_utils/city/registry/numbering.py: Roman numerals and mail numbers (E8)."""
 import pytest
 
-from ansible.module_utils.registry import numbering
+from ansible.module_utils.city.registry import numbering
 
 
 @pytest.mark.parametrize("n, roman", [

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from ansible.module_utils.registry.operate import changes, lock, plan_doc, trail
-from ansible.module_utils.registry.reports import trail as trail_reader
-from ansible.module_utils.registry.operate.masking import MASK, mask
+from ansible.module_utils.city.operate import changes, lock, plan_doc, trail
+from ansible.module_utils.city.reports import trail as trail_reader
+from ansible.module_utils.city.operate.masking import MASK, mask
 
 
 @pytest.mark.parametrize("text, secret", [

@@ -1,9 +1,9 @@
-"""Tests of module_utils/registry/phone.py: E.164 normalisation (S5)."""
+"""Tests of module_utils/city/registry/phone.py: E.164 normalisation (S5)."""
 import re
 
 import pytest
 
-from ansible.module_utils.registry import phone
+from ansible.module_utils.city.registry import phone
 
 
 @pytest.mark.parametrize("number, expected", [

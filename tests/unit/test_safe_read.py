@@ -1,10 +1,10 @@
-"""module_utils/registry/safe_read: registry files read as bounded, regular, in-tree data."""
+"""module_utils/city/registry/safe_read: registry files read as bounded, regular, in-tree data."""
 import os
 import shutil
 
 import pytest
 
-from ansible.module_utils.registry import safe_read
+from ansible.module_utils.city.registry import safe_read
 from paths import EXAMPLE
 
 

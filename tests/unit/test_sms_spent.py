@@ -1,11 +1,11 @@
-"""The control node's ledger of blasts (module_utils/registry/sms/spent.py): one claim per
+"""The control node's ledger of blasts (module_utils/city/sms/spent.py): one claim per
 approval, whatever runs at the same time; what is released and what never is."""
 import multiprocessing
 import os
 
 import pytest
 
-from ansible.module_utils.registry.sms.spent import SpentError, SpentLedger, default_path
+from ansible.module_utils.city.sms.spent import SpentError, SpentLedger, default_path
 
 SIG = "a" * 64
 

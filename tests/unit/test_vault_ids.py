@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "scripts" / "vault-client"
 CHECK = ROOT / "scripts" / "vault-file-check"
 GENERATOR = ROOT / "roles" / "lab" / "files" / "lab_secrets.py"
-sys.path.insert(0, str(ROOT / "module_utils"))
-from registry.operate import plan_doc  # noqa: E402
+from ansible.module_utils.city.operate import plan_doc  # noqa: E402
 
 PASSWORDS = {"ANSIBLE_VAULT_PASSWORD_PLAN": "the-plan-password-0123", "ANSIBLE_VAULT_PASSWORD_APPLY":
              "the-apply-password-4567"}

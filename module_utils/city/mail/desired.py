@@ -1,0 +1,76 @@
+"""The mail part of the registry as directory entries (docs/directory-design.md).
+
+Pure data: which entries should exist under ``ou=accounts``, with which attributes,
+and in which state. Reading the directory, planning and applying live elsewhere.
+"""
+from ansible.module_utils.city.registry.names import strip_titles
+
+ACTIVE, DEACTIVATED, DELETED = "active", "deactivated", "deleted"
+LOCKED = "000001010000Z"  # ppolicy: locked until an administrator unlocks (E9, E11)
+OBJECT_CLASSES = ("top", "inetOrgPerson")
+# The attributes the toolkit owns on an account; any other attribute (a mail
+# server's quota, the user's own telephoneNumber...) is left as it is.
+MANAGED = ("objectClass", "uid", "mail", "cn", "sn", "ou", "employeeType", "employeeNumber",
+           "title")
+
+
+# Who receives an account's new or reset password (P17 Pasal 35, requirement E6): the
+# holder of a position account (ayat (3): only the head knows the head's password) and of a
+# personal account; the agency's e-mail officer (agencies.yml mail_admin, E4) for the
+# agency's own account and its event accounts (ayat (2)). Nobody else, operators included.
+HOLDER_KINDS = ("position", "personal")
+
+
+def recipient_of(account, agencies):
+    """The person id a new password of ``account`` (a mail.yml entry) is handed to, or None
+    when the registry names nobody (a rule reports that); ``agencies``: {code: entry}."""
+    if account.get("kind") in HOLDER_KINDS:
+        holder = account.get("holder")
+    else:
+        agency = agencies.get(account.get("owner")) if isinstance(account.get("owner"), str) else None
+        holder = agency.get("mail_admin") if isinstance(agency, dict) else None
+    return holder if isinstance(holder, str) and holder else None
+
+
+def suffix_of(domain):
+    """``bekasikota.go.id`` -> ``dc=bekasikota,dc=go,dc=id``."""
+    return ",".join("dc=" + label for label in domain.rstrip(".").lower().split("."))
+
+
+class Account:
+    """One account as it should be in the directory."""
+    __slots__ = ("dn", "address", "state", "attributes", "owner", "resets", "recipient")
+
+    def __init__(self, dn, address, state, attributes, owner, resets, recipient=None):
+        self.dn, self.address, self.state = dn, address, state
+        self.attributes, self.owner, self.resets = attributes, owner, resets
+        self.recipient = recipient  # who its new passwords are handed to (recipient_of)
+
+
+def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
+    """{lowercased address: Account} for every account of the registry."""
+    base = base or "ou=accounts," + suffix_of(domain)
+    agencies = {a.get("code"): a for a in agencies_doc.get("agencies") or []}
+    people = {p.get("id"): p for p in people_doc.get("people") or []}
+    out = {}
+    for acc in mail_doc.get("accounts") or []:
+        address = str(acc["address"]).lower()
+        local = address.split("@", 1)[0]
+        agency = agencies.get(acc.get("owner")) or {}
+        holder = people.get(acc.get("holder")) or {}
+        holder_name = strip_titles(str(holder.get("name", ""))) if holder else ""
+        attributes = {
+            "objectClass": list(OBJECT_CLASSES),
+            "uid": [local],
+            "mail": [address],
+            "cn": [str(acc.get("display_name") or holder_name or agency.get("name") or local)],
+            "sn": [holder_name or str(agency.get("acronym") or acc.get("owner") or local)],
+            "ou": [str(acc.get("owner"))],
+            "employeeType": [str(acc.get("kind"))],
+            "employeeNumber": [str(acc["holder"])] if acc.get("holder") else [],
+            "title": [str(acc["position"])] if acc.get("kind") == "position" and acc.get("position") else [],
+        }
+        resets = [str(r["ticket"]) for r in acc.get("password_resets") or [] if isinstance(r, dict)]
+        out[address] = Account("uid=%s,%s" % (local, base), address, acc.get("status", ACTIVE),
+                               attributes, acc.get("owner"), resets, recipient_of(acc, agencies))
+    return out

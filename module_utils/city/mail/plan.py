@@ -1,0 +1,93 @@
+"""Compare the registry's accounts with the directory and plan the operations."""
+from ansible.module_utils.city.mail.desired import ACTIVE, DEACTIVATED, DELETED, LOCKED, MANAGED
+
+CREATE, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE = (
+    "create", "modify", "deactivate", "reactivate", "reset", "delete")
+RESET_MARK = "reset-ticket:"  # kept in `description`, so a ticket is used once (E5)
+
+
+class Operation:
+    __slots__ = ("action", "account", "dn", "changes", "ticket", "before")
+
+    def __init__(self, action, account, dn, changes=None, ticket=None, before=None):
+        self.action, self.account, self.dn = action, account, dn
+        self.changes, self.ticket, self.before = changes or {}, ticket, before or {}
+
+    def as_dict(self):
+        """The operation for reports and --diff: never a secret."""
+        out = {"action": self.action, "address": self.account.address, "dn": self.dn}
+        if self.changes:
+            out["changes"] = {k: v for k, v in self.changes.items() if k != "userPassword"}
+        if self.before:
+            out["before"] = {k: v for k, v in self.before.items() if k != "userPassword"}
+        if self.ticket:
+            out["ticket"] = self.ticket
+        if self.action in (CREATE, RESET):
+            # Who can read it is part of the review: the one person of P17 Pasal 35.
+            out["password"] = "(new, encrypted to its recipient only)"
+            out["handover_to"] = self.account.recipient
+        return out
+
+
+def _values(entry, name):
+    value = entry.get(name) or []
+    # ldap3 returns attributes of syntaxes it does not know (operational ones) as bytes.
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            for v in (value if isinstance(value, list) else [value])]
+
+
+def make_plan(desired, current):
+    """Operations turning ``current`` ({address: entry dict}) into ``desired``."""
+    ops = []
+    for address, account in sorted(desired.items()):
+        entry = current.get(address)
+        if account.state == DELETED:
+            if entry is not None:
+                ops.append(Operation(DELETE, account, entry["dn"]))
+            continue
+        if entry is None:
+            attributes = dict(account.attributes)
+            if account.resets:
+                # A new account's first password answers every earlier ticket.
+                attributes["description"] = [RESET_MARK + t for t in account.resets]
+            if account.state == DEACTIVATED:
+                attributes["pwdAccountLockedTime"] = [LOCKED]  # created locked, in one operation
+            ops.append(Operation(CREATE, account, account.dn, attributes))
+            continue
+        changes, before = {}, {}
+        for name in MANAGED:
+            want = account.attributes.get(name, [])
+            have = _values(entry, name)
+            if sorted(v.lower() for v in want) != sorted(v.lower() for v in have):
+                changes[name], before[name] = want, have
+        if changes:
+            ops.append(Operation(MODIFY, account, entry["dn"], changes, before=before))
+        locked = LOCKED in _values(entry, "pwdAccountLockedTime")
+        if account.state == DEACTIVATED and not locked:
+            ops.append(Operation(DEACTIVATE, account, entry["dn"]))
+        elif account.state == ACTIVE and locked:
+            ops.append(Operation(REACTIVATE, account, entry["dn"]))
+        used = {v[len(RESET_MARK):] for v in _values(entry, "description") if v.startswith(RESET_MARK)}
+        for ticket in account.resets:
+            if ticket not in used:
+                ops.append(Operation(RESET, account, entry["dn"], ticket=ticket))
+    return ops
+
+
+def count(ops):
+    out = {a: 0 for a in (CREATE, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE)}
+    for op in ops:
+        out[op.action] += 1
+    return out
+
+
+def refuse_reason(ops, managed_entries, max_ratio, always_allowed=5):
+    """Why the plan deactivates or deletes too many accounts at once, or None."""
+    risky = sum(1 for op in ops if op.action in (DEACTIVATE, DELETE))
+    if risky <= always_allowed or managed_entries == 0:
+        return None
+    if risky / managed_entries > max_ratio:
+        return ("the plan deactivates or deletes %d of %d accounts (%.0f%%, more than the %.0f%% "
+                "allowed); check the plan, then re-run with force"
+                % (risky, managed_entries, 100 * risky / managed_entries, 100 * max_ratio))
+    return None
