@@ -1,11 +1,13 @@
 # The toolkit's commands. The two a newcomer needs:
 #   make site   install what is needed, bring up the lab, apply the registry to it,
 #               then plan again (nothing left to change) and write the reports
-#   make test   install what is needed, lint, run every test
+#   make test   install what is needed, lint, ansible-test sanity, run every test
 # Then, for a registry change:
 #   make plan   what an apply would change (reports/plan.md), nothing changed
 #   make plan-readonly  the same for the registry's DNS records and mail accounts,
 #               with read-only credentials and the plan vault password only
+#   make site PLAN=reports/plan.json  apply exactly that reviewed plan, or nothing
+#               (it plans again first and names what differs)
 #   make report the reports for auditors and the mayor (reports/index.html)
 SHELL := /bin/bash
 VENV := .venv/bin
@@ -19,7 +21,7 @@ STATE_DIR := $(or $(CITY_STATE_DIR),state)
 PLAN_DIR := $(or $(CITY_PLAN_DIR),reports)
 REPORT_DIR := reports
 
-.PHONY: help install validate reference lab lab-stop lab-down site plan plan-readonly report test lint unit bench lab-image molecule
+.PHONY: help install validate reference lab lab-stop lab-down site plan plan-readonly report test lint sanity unit bench lab-image molecule
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -45,9 +47,12 @@ lab-down: install
 
 # Apply, then plan again (it must say "no changes"), then the reports; each apply
 # takes the lock and appends to the audit trail (docs/operations.md).
+# make site PLAN=reports/plan.json applies exactly that reviewed plan or nothing:
+# scripts/apply-reviewed plans again in a private directory, compares the two
+# (bin/plan-check) and refuses, naming what differs, before anything is applied.
 site: install
 	@if [ "$(INVENTORY)" = inventory/lab ]; then ansible-playbook -i $(INVENTORY) playbooks/lab.yml; fi
-	ansible-playbook -i $(INVENTORY) playbooks/site.yml
+	$(if $(PLAN),scripts/apply-reviewed --inventory $(INVENTORY) $(PLAN),ansible-playbook -i $(INVENTORY) playbooks/site.yml)
 	ansible-playbook -i $(INVENTORY) playbooks/plan.yml --check --diff
 	ansible-playbook -i $(INVENTORY) playbooks/report.yml
 	@echo
@@ -77,10 +82,17 @@ lint: install
 	yamllint --strict .
 	ansible-lint --profile production
 
+# ansible-test sanity (validate-modules, pylint, pep8, import, yamllint, ...) on the tree
+# assembled as a collection in a temporary directory, offline on .venv's Python; the
+# tests skipped and why: scripts/build-collection-sanity. One test: make sanity
+# SANITY_ARGS='--test validate-modules'
+sanity: install
+	scripts/build-collection-sanity $(SANITY_ARGS)
+
 unit: install
 	pytest -q -m "not lab" $(PYTEST_ARGS)
 
-test: install lint molecule
+test: install lint sanity molecule
 	pytest -q $(PYTEST_ARGS)
 
 # Every benchmark, each printing its table (about an hour: the mail one hashes

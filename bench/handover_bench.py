@@ -5,7 +5,7 @@ An initial load of the city's accounts hands over one password to each holder: t
 thousands of files, one per person (issue 13, P17 Pasal 35). Side by side, in one run:
 
 - floor: the same files written unencrypted, 0600 in 0700 directories and synced, as
-  the module writes them (``private_files.write``): what any hand-over to many people
+  the module writes them (``fsutil.write_private``): what any hand-over to many people
   must pay on this disk;
 - the toolkit: ``handover.write``, one age file per person encrypted in the module's
   process (pyrage), to age and ssh-ed25519 keys;
@@ -32,7 +32,7 @@ from bench_common import Goals, MachineLoad, print_table, use_toolkit
 
 use_toolkit()
 import pyrage  # noqa: E402
-from ansible.module_utils.city import fsutil as private_files  # noqa: E402
+from ansible.module_utils.city import fsutil  # noqa: E402
 from ansible.module_utils.city.mail import handover  # noqa: E402
 from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
@@ -69,14 +69,14 @@ def timed(function):
 def floor(directory, credentials):
     for person, items in sorted(credentials.items()):
         body = json.dumps({"person": person, "run": STAMP, "credentials": items}, indent=2) + "\n"
-        private_files.write(os.path.join(directory, person), STAMP + ".json", body.encode("utf-8"))
+        fsutil.write_private(os.path.join(directory, person), STAMP + ".json", body.encode("utf-8"))
 
 
 def age_command(directory, credentials, keys, sample):
     age = shutil.which("age")
     for person in sorted(credentials)[:sample]:
         body = json.dumps({"person": person, "run": STAMP, "credentials": credentials[person]}, indent=2) + "\n"
-        folder = private_files.private_dir(os.path.join(directory, person))
+        folder = fsutil.private_dir(os.path.join(directory, person))
         argv = [age, "-a", "-o", os.path.join(folder, STAMP + ".age")]
         for key in keys[person]:
             argv += ["-r", key]
@@ -91,7 +91,7 @@ def vault_per_agency(directory, credentials, password):
             by_agency.setdefault(item["agency"], []).append(item)
     for agency, items in sorted(by_agency.items()):
         body = json.dumps({"agency": agency, "run": STAMP, "credentials": items}, indent=2)
-        private_files.write(os.path.join(directory, agency), STAMP + ".vault", vault.encrypt(body))
+        fsutil.write_private(os.path.join(directory, agency), STAMP + ".vault", vault.encrypt(body))
     return len(by_agency)
 
 

@@ -97,7 +97,7 @@ class CallbackModule(CallbackBase):
         self.check = False
         self.lock = None
         self.trail = None
-        self.records, self.notes, self.errors = [], [], []
+        self.records, self.notes, self.errors, self.sections = [], [], [], {}
         self.ended = False
 
     # -- start ---------------------------------------------------------------
@@ -171,6 +171,7 @@ class CallbackModule(CallbackBase):
             return  # a read in check mode inside an apply (the reports' drift) changed nothing
         records = changes.from_result(task.action, result._result, host, task.get_name())
         self.notes.extend(changes.notes_from_result(task.action, result._result))
+        self.sections.update(changes.sections_from_result(result._result))
         if failed:
             self.errors.append({"host": host, "task": task.get_name(),
                                 "msg": mask(str(result._result.get("msg", "failed")))[:2000]})
@@ -198,7 +199,7 @@ class CallbackModule(CallbackBase):
             return
         if self.check:
             directory = self.get_option("plan_dir") or os.path.join(PROJECT, "reports")
-            doc = plan_doc.document(self.run, self.records, self.notes, self.errors)
+            doc = plan_doc.document(self.run, self.records, self.notes, self.errors, self.sections)
             paths = plan_doc.write(directory, doc)
             verdict = ("no changes" if doc["empty"] else "%d change(s)" % len(self.records)) + (
                 "; INCOMPLETE, %d task(s) could not be planned" % len(self.errors) if self.errors else "")

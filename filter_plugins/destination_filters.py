@@ -18,7 +18,6 @@ would change the meaning of the file:
 - ``file_component(field)``: one component of a path
 """
 import functools
-import os
 
 from ansible.errors import AnsibleFilterError
 

@@ -15,7 +15,6 @@ Filters (each raises AnsibleFilterError with the reason on bad input):
   registry_people, registry_city)`` -> the gateway's phonebook.json (S1, S5; docs/sms-design.md)
 """
 import functools
-import os
 
 from ansible.errors import AnsibleFilterError
 

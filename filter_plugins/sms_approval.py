@@ -8,7 +8,6 @@
   statement after it are ignored (``problem`` says why; the validator reports it at its line).
   An unusable root fails the filter.
 """
-import os
 
 from ansible.errors import AnsibleFilterError
 

@@ -18,7 +18,7 @@ description:
   - Runs on the controller only (it needs Jinja2 and the project's templates); it reads no server.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 options:
   registry_dir:
     description: Directory of the registry.
@@ -119,45 +119,11 @@ summary:
     sms: {"blasts": 1, "incoming": 8}
 """
 
-import datetime
-
-from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from ansible.module_utils.city.reports import snapshots as snaps
-    from ansible.module_utils.city.reports.build import run
-    from ansible.module_utils.city.reports.city import ReportError
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.reports.task import CityReport
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            registry_dir=dict(type="path", required=True), templates_dir=dict(type="path", required=True),
-            output_dir=dict(type="path", required=True), state_dir=dict(type="path"),
-            audit_trail=dict(type="path"), year=dict(type="int"), today=dict(type="str"),
-            dns_reads=dict(type="list", elements="dict", default=[]),
-            mail_reads=dict(type="list", elements="dict", default=[]),
-            sms_reads=dict(type="list", elements="dict", default=[])),
-        supports_check_mode=True)
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg="cannot import the report code (Jinja2, dnspython, PyYAML on the "
-                             "controller?): %s" % IMPORT_ERROR)
-    p = module.params
-    try:
-        today = datetime.date.fromisoformat(p["today"]) if p["today"] else None
-        new = [snaps.from_result(kind, snaps.host_of(read), read)
-               for kind in snaps.KINDS for read in p["%s_reads" % kind]]
-        result = run(p["registry_dir"], p["templates_dir"], p["output_dir"], state_dir=p["state_dir"],
-                     trail_path=p["audit_trail"], year=p["year"], today=today, new_snapshots=new,
-                     check=module.check_mode)
-    except (ReportError, OSError, ValueError) as exc:
-        module.fail_json(msg="reports not made: %s" % exc)
-    module.exit_json(changed=bool(result["changed"] or result["removed"]), index=result["index"],
-                     files=result["files"], changed_files=result["changed"], removed=result["removed"],
-                     snapshots=result["snapshots"], summary=result["summary"])
+    CityReport.main()
 
 
 if __name__ == "__main__":

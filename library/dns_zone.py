@@ -25,7 +25,9 @@ description:
     owned record sets in one run unless O(force) is set.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - reviewed_plan
 options:
   registry_dir:
     description: Directory of the registry; its C(domain.yml) is applied.
@@ -137,78 +139,11 @@ timing:
   sample: {"read": 0.08, "plan": 0.01, "apply": 0.05}
 """
 
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    from ansible.module_utils.city.dns.apply import Conflict, apply_plan
-    from ansible.module_utils.city.dns.desired import desired_state
-    from ansible.module_utils.city.dns.plan import make_plan, refuse_reason
-    from ansible.module_utils.city.dns.zone_io import DNSError, Server
-    from ansible.module_utils.city.registry.loader import LoadError, load_file
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.dns.service import DnsZone
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            registry_dir=dict(type="path", required=True),
-            zone=dict(type="str"),
-            server=dict(type="str", required=True),
-            port=dict(type="int", default=53),
-            key_name=dict(type="str", required=True, no_log=False),
-            key_secret=dict(type="str", required=True, no_log=True),
-            key_algorithm=dict(type="str", default="hmac-sha256",
-                               choices=["hmac-sha256", "hmac-sha384", "hmac-sha512"]),
-            timeout=dict(type="float", default=10),
-            max_change_ratio=dict(type="float", default=0.25),
-            force=dict(type="bool", default=False),
-            unmanaged_labels=dict(type="list", elements="str", default=["_acme-challenge"]),
-            max_message_size=dict(type="int", default=60000),
-        ),
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("dnspython and PyYAML"), exception=str(IMPORT_ERROR))
-    p = module.params
-    path = os.path.join(p["registry_dir"], "domain.yml")
-    try:
-        domain_doc = load_file(path).data
-        zone, want, owner = desired_state(domain_doc, p["zone"], p["unmanaged_labels"])
-    except (LoadError, KeyError, TypeError, ValueError, OSError) as exc:
-        module.fail_json(msg="cannot read the registry's %s: %s (run the validation first)" % (path, exc))
-    result = dict(changed=False, plan={}, changes=[], messages=0, timing={})
-    try:
-        server = Server(p["server"], p["port"], zone, p["key_name"], p["key_secret"],
-                        p["key_algorithm"], p["timeout"])
-        started = time.perf_counter()
-        have = server.read(owner.owns)
-        read_done = time.perf_counter()
-        plan = make_plan(want, have)
-        planned = time.perf_counter()
-        result.update(plan=plan.summary(), changes=[c.as_dict() for c in plan.changes],
-                      changed=bool(plan.changes))
-        if module._diff and plan.changes:
-            result["diff"] = plan.diff()
-        refusal = None if p["force"] else refuse_reason(plan, p["max_change_ratio"])
-        if refusal:
-            module.fail_json(msg="nothing applied: " + refusal, **result)
-        if plan.changes and not module.check_mode:
-            result["messages"] = apply_plan(server, plan, p["max_message_size"],
-                                            lambda: server.read(owner.owns))
-        done = time.perf_counter()
-        result["timing"] = {"read": round(read_done - started, 4),
-                            "plan": round(planned - read_done, 4),
-                            "apply": round(done - planned, 4)}
-    except Conflict as exc:
-        module.fail_json(msg=str(exc), conflicts=exc.names, **result)
-    except DNSError as exc:
-        module.fail_json(msg=str(exc), **result)
-    module.exit_json(**result)
+    DnsZone.main()
 
 
 if __name__ == "__main__":

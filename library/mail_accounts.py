@@ -34,9 +34,10 @@ description:
   - Entries under O(base) that the registry does not list are left alone.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ldap_connection
+  - reviewed_plan
 options:
   registry_dir:
     description: Directory of the registry (C(mail.yml), C(agencies.yml), C(people.yml), C(domain.yml)).
@@ -129,127 +130,11 @@ timing:
   type: dict
 """
 
-import datetime
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.city.mail import connection
-
-try:
-    from ansible.module_utils.city.registry.destinations import DestinationError
-    from ansible.module_utils.city.registry.loader import load_file
-    from ansible.module_utils.city.mail import handover
-    from ansible.module_utils.city.mail.handover import HandoverError
-    from ansible.module_utils.city.mail.desired import desired_accounts, suffix_of
-    from ansible.module_utils.city.mail.directory import Directory, DirectoryError, new_password
-    from ansible.module_utils.city.mail.plan import (CREATE, DELETE, RESET, count, make_plan,
-                                                         refuse_reason)
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
-
-try:
-    import pyrage  # noqa: F401 - needed to apply only (checked before anything is written)
-    PYRAGE_ERROR = None
-except ImportError:
-    import traceback
-    PYRAGE_ERROR = traceback.format_exc()
-
-
-def handover_keys(people_doc):
-    """{person id: [public key lines]} of people.yml (public keys: not secrets)."""
-    out = {}
-    for person in people_doc.get("people") or []:
-        keys = person.get("handover_keys") if isinstance(person, dict) else None
-        if isinstance(person, dict) and isinstance(keys, list):
-            out[str(person.get("id"))] = [k for k in keys if isinstance(k, str)]
-    return out
-
-
-def _registry(path):
-    docs = {}
-    for name in ("mail", "agencies", "people", "domain"):
-        docs[name] = load_file(os.path.join(path, name + ".yml")).data
-    return docs
+from ansible.module_utils.city.mail.service import MailAccounts
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=connection.argument_spec(
-            registry_dir=dict(type="path", required=True),
-            base=dict(type="str"),
-            handover_dir=dict(type="path", required=True),
-            archive_dir=dict(type="path", required=True),
-            window=dict(type="int", default=8),
-            max_change_ratio=dict(type="float", default=0.1),
-            force=dict(type="bool", default=False),
-            timeout=dict(type="float", default=30),
-        ),
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("ldap3 and PyYAML"), exception=str(IMPORT_ERROR))
-    p = module.params
-    try:
-        docs = _registry(p["registry_dir"])
-        domain = docs["domain"]["domain"]["name"]
-    except Exception as exc:  # the validation play reports registry problems in detail
-        module.fail_json(msg="cannot read the registry in %s: %s (run the validation first)"
-                         % (p["registry_dir"], exc))
-    base = p["base"] or "ou=accounts," + suffix_of(domain)
-    desired = desired_accounts(docs["mail"], docs["agencies"], docs["people"], domain, base)
-    result = dict(changed=False, plan={}, operations=[], handover_files=[], archives=[], timing={})
-    directory = connection.directory_from(Directory, p, timeout=p["timeout"])
-    try:
-        started = time.perf_counter()
-        current = directory.read(base)
-        read_done = time.perf_counter()
-        ops = make_plan(desired, current)
-        planned = time.perf_counter()
-        result.update(plan=count(ops), operations=[op.as_dict() for op in ops], changed=bool(ops))
-        if module._diff and ops:
-            result["diff"] = {"before": "", "after": "\n".join(
-                "%s %s %s" % (op.action, op.account.address, ",".join(sorted(op.changes)) or "")
-                for op in ops) + "\n"}
-        managed = sum(1 for address in current if address in desired)
-        refusal = None if p["force"] else refuse_reason(ops, managed, p["max_change_ratio"])
-        if refusal:
-            module.fail_json(msg="nothing applied: " + refusal, **result)
-        if ops and not module.check_mode:
-            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-            passwords, credentials = {}, {}
-            for op in ops:
-                if op.action in (CREATE, RESET):
-                    passwords[id(op)] = new_password()
-                    credentials.setdefault(op.account.recipient, []).append({
-                        "address": op.account.address, "agency": op.account.owner,
-                        "password": passwords[id(op)],
-                        "reason": "new account" if op.action == CREATE else "reset",
-                        "ticket": op.ticket})
-            if credentials and PYRAGE_ERROR is not None:
-                module.fail_json(msg=missing_required_lib("pyrage") + " (nothing applied)",
-                                 exception=PYRAGE_ERROR, **result)
-            # Written before any password is set: a crash afterwards loses none.
-            result["handover_files"] = handover.write(p["handover_dir"], stamp, credentials,
-                                                      handover_keys(docs["people"]))
-            for op in ops:
-                if op.action == DELETE:
-                    result["archives"].append(directory.archive(op.dn, p["archive_dir"], stamp))
-            done, failures = directory.apply(ops, passwords, p["window"])
-            if failures:
-                result["failures"] = [{"address": op.account.address, "dn": op.dn,
-                                       "action": op.action, "reason": why} for op, why in failures]
-        result["timing"] = {"read": round(read_done - started, 4), "plan": round(planned - read_done, 4),
-                            "apply": round(time.perf_counter() - planned, 4)}
-    except (DirectoryError, DestinationError, HandoverError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    if result.get("failures"):
-        module.fail_json(msg="%d of %d operations were refused (the others were applied): %s" % (
-            len(result["failures"]), len(result["operations"]), "; ".join(
-                "%s %s: %s" % (f["action"], f["address"], f["reason"]) for f in result["failures"][:10])),
-            **result)
-    module.exit_json(**result)
+    MailAccounts.main()
 
 
 if __name__ == "__main__":

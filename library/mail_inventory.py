@@ -17,7 +17,7 @@ description:
     attributes, the read-only C(cn=reader) (C(playbooks/report.yml)) or the toolkit's.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ldap_connection
 options:
@@ -90,38 +90,11 @@ read_at:
   sample: "2026-11-23T18:30:00+00:00"
 """
 
-import datetime
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.city.mail import connection
-
-try:
-    from ansible.module_utils.city.mail.directory import Directory, DirectoryError
-    from ansible.module_utils.city.mail.unused import read_usage
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.mail.service import MailInventory
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=connection.argument_spec(
-            base=dict(type="str", required=True), timeout=dict(type="int", default=10)),
-        supports_check_mode=True)
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("ldap3"), exception=str(IMPORT_ERROR))
-    p = module.params
-    directory = connection.directory_from(Directory, p, timeout=p["timeout"])
-    read_at = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        usage = read_usage(directory, p["base"])
-    except DirectoryError as exc:
-        module.fail_json(msg=str(exc))
-    accounts = sorted(({"address": u["address"], "uid": u["uid"], "ou": u["ou"],
-                        "last_used": u["last_used"].isoformat() if u["last_used"] else None,
-                        "locked": u["locked"]} for u in usage), key=lambda a: a["address"])
-    module.exit_json(changed=False, accounts=accounts, count=len(accounts), base=p["base"],
-                     read_at=read_at.isoformat(timespec="seconds"))
+    MailInventory.main()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ description:
   - Never changes anything; safe in check mode.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 options:
   registry_dir:
     description: Directory of the registry (C(city.yml), C(agencies.yml), ... and C(blasts/)).
@@ -135,70 +135,11 @@ summary:
   sample: {"main_domain": "bekasikota.go.id", "blasts": 1}
 """
 
-import datetime
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    from ansible.module_utils.city.registry.summary import summarise
-    from ansible.module_utils.city.registry.validate import validate
-    IMPORT_ERROR = None
-except ImportError as exc:  # rapidyaml / jsonschema missing on the control node
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.registry.task import RegistryValidate
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            registry_dir=dict(type="path", required=True),
-            schema_dir=dict(type="path", required=True),
-            display_root=dict(type="path"),
-            today=dict(type="str"),
-            fail_on_warnings=dict(type="bool", default=False),
-            approval_root=dict(type="dict", options=dict(
-                ketua=dict(type="str", required=True),
-                keys=dict(type="list", elements="str", required=True, no_log=False),
-            )),
-            limits=dict(type="dict", options=dict(
-                (name, dict(type="int")) for name in ("max_file_bytes", "max_total_bytes",
-                                                      "max_files", "max_dirs", "max_depth",
-                                                      "max_alias_nodes"))),
-        ),
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("rapidyaml, jsonschema and jsonschema-rs"),
-                         exception=str(IMPORT_ERROR))
-    today = None
-    if module.params["today"]:
-        try:
-            today = datetime.date.fromisoformat(module.params["today"])
-        except ValueError:
-            module.fail_json(msg="today must be YYYY-MM-DD, not %r" % module.params["today"])
-    limits = {k: v for k, v in (module.params["limits"] or {}).items() if v is not None}
-    try:
-        from ansible.module_utils.city.registry.limits import Limits
-        limits = Limits(limits)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    result = validate(module.params["registry_dir"], module.params["schema_dir"], today=today,
-                      limits=limits,
-                      display_root=module.params["display_root"],
-                      approval_root=module.params["approval_root"],
-                      approval_root_source="sms_approval__root (group_vars/all/sms_approval.yml "
-                                           "of the inventory)")
-    errors = [f.format() for f in result.errors]
-    warnings = [f.format() for f in result.warnings]
-    out = dict(changed=False, ok=result.ok, errors=errors, warnings_found=warnings,
-               findings=[f.as_dict() for f in result.findings],
-               summary=summarise(result.context))
-    for text in warnings:
-        module.warn(text)
-    if errors or (warnings and module.params["fail_on_warnings"]):
-        module.fail_json(msg="registry INVALID: %d error(s), %d warning(s); nothing was applied.\n%s"
-                         % (len(errors), len(warnings), "\n".join(errors + (
-                             warnings if module.params["fail_on_warnings"] else []))), **out)
-    module.exit_json(**out)
+    RegistryValidate.main()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ description:
     C(scheduled)); run the playbook again after that time.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - reviewed_plan
 options:
   blast:
     description:
@@ -300,58 +302,11 @@ timing:
   sample: {"check": 0.02, "plan": 0.01, "write": 0.3, "mark": 0.01}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    from ansible.module_utils.city.sms.blast import BlastError, run
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.sms.service import SmsBlast
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            blast=dict(type="str", required=True),
-            allowed_signers=dict(type="path", default="/etc/sms-center/allowed_signers"),
-            restore=dict(type="dict", options=dict(
-                claimed_at=dict(type="str"),
-                ledger_id=dict(type="str"),
-                recorded_at=dict(type="str"),
-                planned_at=dict(type="str"),
-                pairs=dict(type="list", elements="dict", default=[], options=dict(
-                    user_id=dict(type="str", required=True),
-                    phone_id=dict(type="str", required=True),
-                    file=dict(type="str", required=True),
-                    planned_at=dict(type="str"),
-                    enqueued_at=dict(type="str"),
-                )),
-            )),
-            originators=dict(type="list", elements="str", required=True),
-            phonebook=dict(type="path", default="/var/lib/sms-center/phonebook.json"),
-            spool_dir=dict(type="path", default="/var/spool/sms-center"),
-            ledger=dict(type="path", default="/var/lib/sms-center/ledger.sqlite3"),
-            modems=dict(type="list", elements="dict", required=True, options=dict(
-                phone_id=dict(type="str", required=True),
-                rate_per_minute=dict(type="int", default=10),
-            )),
-            max_segments=dict(type="int", default=3),
-            now=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(IMPORT_ERROR))
-    p = module.params
-    try:
-        result = run(p["blast"], p["allowed_signers"], p["originators"], p["phonebook"],
-                     p["spool_dir"], p["ledger"], p["modems"], p["max_segments"], now=p["now"],
-                     check_mode=module.check_mode, diff=module._diff, restore=p["restore"])
-    except BlastError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    for notice in result.get("notices") or []:
-        module.warn(notice)
-    module.exit_json(**result)
+    SmsBlast.main()
 
 
 if __name__ == "__main__":

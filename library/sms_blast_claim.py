@@ -23,7 +23,7 @@ description:
   - Every write is one C(BEGIN IMMEDIATE) transaction, so the forks of several gateways serialise.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 options:
   state:
     description: C(claimed) before sending, C(recorded) after.
@@ -34,13 +34,24 @@ options:
     description: The text of the blast file (YAML), the same text C(sms_blast) gets.
     type: str
     required: true
+  registry_dir:
+    description:
+      - The registry; its C(sms.yml) and C(city.yml) give the gateway whose C(host) is one of O(hosts), with its
+        modems (their rates default to C(policy.sms.rate_per_modem_per_minute)), the originators and
+        C(policy.sms.max_segments), returned as RV(settings) for the module C(sms_blast) on that gateway.
+      - Either this or O(gateway) is required.
+    type: path
+  hosts:
+    description: The inventory's names of the gateway host (long and short); with O(registry_dir).
+    type: list
+    elements: str
+    default: []
   gateway:
-    description: The name (C(sms.yml) C(gateways[].name)) of the gateway this host is.
+    description: Without O(registry_dir) - the name (C(sms.yml) C(gateways[].name)) of the gateway this host is.
     type: str
-    required: true
   gateways:
-    description: The names of every gateway of C(sms.yml), in its order; a blast without a C(gateway) field goes
-      out through the first.
+    description: Without O(registry_dir) - the names of every gateway of C(sms.yml), in its order; a blast without
+      a C(gateway) field goes out through the first.
     type: list
     elements: str
     default: []
@@ -53,8 +64,8 @@ options:
     description: With O(state=recorded) - the C(claim_token) of the claim result, when the claim was made by this run.
     type: str
   outcome:
-    description: With O(state=recorded) - the result of C(sms_blast) for this blast (its C(planned), C(pairs),
-      C(ledger_id), C(planned_at), C(scheduled), C(failed)).
+    description: With O(state=recorded) - the result of C(sms_blast) for this blast; only its C(planned), C(pairs),
+      C(ledger_id), C(planned_at), C(scheduled) and C(failed) are kept.
     type: dict
     default: {}
 requirements:
@@ -90,6 +101,12 @@ blast_id:
   description: The blast's id.
   returned: always
   type: str
+settings:
+  description: The gateway this host is, every gateway's name, its modems, the originators and the length limit.
+  returned: always
+  type: dict
+  sample: {"gateway": "sms1", "gateways": ["sms1"], "modems": [{"phone_id": "modem1", "rate_per_minute": 10}],
+           "originators": ["197110171998031002"], "max_segments": 3}
 send:
   description: Whether this gateway sends the blast (O(state=claimed)).
   returned: when O(state=claimed)
@@ -122,69 +139,11 @@ ledger:
   type: str
 """
 
-import sqlite3
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    from ansible.module_utils.city.sms import blast as core
-    from ansible.module_utils.city.sms.spent import SpentError, SpentLedger
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.sms.service import SmsBlastClaim
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="str", choices=["claimed", "recorded"], required=True),
-            blast=dict(type="str", required=True),
-            gateway=dict(type="str", required=True),
-            gateways=dict(type="list", elements="str", default=[]),
-            ledger=dict(type="path", required=True),
-            claim_token=dict(type="str", no_log=False),
-            outcome=dict(type="dict", default={}),
-        ),
-        supports_check_mode=True,
-    )
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=str(IMPORT_ERROR))
-    p = module.params
-    try:
-        blast = core.parse(p["blast"])
-    except core.BlastError as exc:
-        module.fail_json(msg=str(exc), ledger=p["ledger"])
-    bid = str(blast.get("id"))
-    sig = core.signature_sha256(blast)
-    out = {"changed": False, "blast_id": bid, "ledger": p["ledger"]}
-    try:
-        if p["state"] == "claimed":
-            designated = str(blast.get("gateway") or (p["gateways"][0] if p["gateways"] else ""))
-            out.update(designated=designated)
-            if not designated:
-                module.fail_json(msg="blast %s: sms.yml has no gateway to send it through" % bid, **out)
-            if designated != p["gateway"]:
-                out.update(send=False, claim="skipped", restore=None,
-                           msg="blast %s goes out through gateway %s, not %s" % (bid, designated,
-                                                                                  p["gateway"]))
-                module.exit_json(**out)
-            with SpentLedger(p["ledger"], readonly=module.check_mode) as spent:
-                claimed = spent.claim(bid, sig, p["gateway"])
-            out.update(claimed, send=True, changed=claimed["claim"] == "new")
-        else:
-            if module.check_mode:
-                out["msg"] = "blast %s: nothing recorded in check mode" % bid
-                module.exit_json(**out)
-            with SpentLedger(p["ledger"]) as spent:
-                changed, message = spent.record(bid, sig, p["gateway"], p["outcome"] or {},
-                                                claim_token=p["claim_token"])
-            out.update(changed=changed, msg=message)
-    except SpentError as exc:
-        module.fail_json(msg=str(exc), **out)
-    except (OSError, sqlite3.Error) as exc:  # fail closed: nothing is sent without a claim
-        module.fail_json(msg="blast %s: the control node's ledger %s failed: %s" % (
-            bid, p["ledger"], exc), **out)
-    module.exit_json(**out)
+    SmsBlastClaim.main()
 
 
 if __name__ == "__main__":

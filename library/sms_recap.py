@@ -21,7 +21,7 @@ description:
   - Returns the recap as data and as Markdown for the report.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 options:
   ledger:
     description: The blast ledger written by M(sms_blast). A missing file is an empty ledger.
@@ -138,33 +138,11 @@ markdown:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from ansible.module_utils.city.sms.recap import RecapError, markdown, recap
-    IMPORT_ERROR = None
-except ImportError as exc:
-    IMPORT_ERROR = exc
+from ansible.module_utils.city.sms.service import SmsRecap
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            ledger=dict(type="path", default="/var/lib/sms-center/ledger.sqlite3"),
-            incoming=dict(type="path", default="/var/lib/sms-center/incoming.sqlite3"),
-            spool_dir=dict(type="path", default="/var/spool/sms-center"),
-            phonebook=dict(type="path", default="/var/lib/sms-center/phonebook.json"),
-            since=dict(type="str"), blasts=dict(type="list", elements="str")),
-        supports_check_mode=True)
-    if IMPORT_ERROR is not None:
-        module.fail_json(msg="cannot import the recap code: %s" % IMPORT_ERROR)
-    p = module.params
-    try:
-        data = recap(p["ledger"], p["incoming"], p["spool_dir"], p["phonebook"], since=p["since"],
-                     blast_ids=p["blasts"])
-    except (RecapError, OSError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, recap=data, markdown=markdown(data))
+    SmsRecap.main()
 
 
 if __name__ == "__main__":

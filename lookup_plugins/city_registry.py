@@ -17,7 +17,7 @@ description:
     is true.
 version_added: "1.0.0"
 author:
-  - City infrastructure toolkit maintainers
+  - City infrastructure toolkit maintainers (!UNKNOWN)
 options:
   _terms:
     description: File names relative to the registry directory (C(sms.yml)), or globs.
@@ -55,8 +55,6 @@ _raw:
   type: list
   elements: raw
 """
-
-import os
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase

@@ -63,7 +63,8 @@ def test_unused_accounts_are_flagged_from_the_time_of_the_read(directory, ctx):
     never, february = rows["setda@bekasikota.go.id"], rows["setwan@bekasikota.go.id"]
     assert never["unused"] and never["directory"] and never["days_unused"] >= 30
     assert never["owner"] == "SETDA" and never["kind"] == "agency" and never["status"] == "active"
-    assert february["unused"] and february["days_unused"] >= (datetime.date.today() - datetime.date(2026, 2, 1)).days
+    # Whole days since 2026-02-01 08:30 (UTC): one fewer than the calendar days before 08:30.
+    assert february["unused"] and february["days_unused"] >= (datetime.date.today() - datetime.date(2026, 2, 1)).days - 1
     fresh = rows["inspektorat@bekasikota.go.id"]
     assert fresh["unused"] is False and fresh["days_unused"] == 0
     deactivated = rows["supardi.wiryo@bekasikota.go.id"]

@@ -31,37 +31,48 @@ def test_secret_keys_are_masked_whole_and_known_values_anywhere():
     assert masked["name"] == "dinkes" and "987654" not in masked["note"]
 
 
+def city_result(module, changes_, notes=(), section=None, **result):
+    """A toolkit module's result: its plan in the one shape of the module base (service/base.py)."""
+    result["city"] = {"module": module, "target": "t", "changes": list(changes_), "notes": list(notes),
+                      "section": section or {"title": module, "what": "things", "object": "Thing"}}
+    return result
+
+
 def test_dns_zone_records_one_change_per_record_set():
-    result = {"changed": True, "changes": [
-        {"action": "add", "name": "ppid.kota.example.", "type": "A", "before": [],
+    result = city_result("dns_zone", [
+        {"object": "ppid.kota.example. A", "action": "add", "before": [],
          "after": ["ppid.kota.example. 3600 IN A 192.0.2.60"]},
-        {"action": "delete", "name": "old.kota.example.", "type": "TXT", "before": ['old 3600 IN TXT "x"'],
-         "after": []}]}
+        {"object": "old.kota.example. TXT", "action": "delete", "before": ['old 3600 IN TXT "x"'],
+         "after": []}], changed=True)
     records = changes.from_result("dns_zone", result, "dns1", "Apply")
     assert [(r["object"], r["action"], r["status"]) for r in records] == [
         ("ppid.kota.example. A", "add", "ok"), ("old.kota.example. TXT", "delete", "ok")]
     assert records[0]["after"] == ["ppid.kota.example. 3600 IN A 192.0.2.60"] and records[0]["host"] == "dns1"
+    assert records[0]["module"] == "dns_zone" and records[0]["target"] == "t"
 
 
 def test_mail_accounts_failures_and_refusals():
-    ops = [{"action": "create", "address": "a@kota.example", "dn": "uid=a",
-            "password": "(new, handed over to the agency's admin)"},
-           {"action": "modify", "address": "b@kota.example", "dn": "uid=b", "changes": {"title": ["Kepala"]},
-            "before": {"title": ["Staf"]}}]
-    partial = changes.from_result("mail_accounts", {"failed": True, "operations": ops, "failures": [
-        {"action": "create", "address": "a@kota.example", "reason": "objectClass violation"}]}, "ldap1", "Apply")
+    ops = [{"object": "a@kota.example", "action": "create", "before": {},
+            "after": {"password": "(new, handed over to the agency's admin)"}},
+           {"object": "b@kota.example", "action": "modify", "before": {"title": ["Staf"]},
+            "after": {"title": ["Kepala"]}}]
+    # The module marks each change of a partly applied plan (MailAccounts.apply).
+    partial = changes.from_result("mail_accounts", city_result("mail_accounts", [
+        dict(ops[0], status="failed"), dict(ops[1], status="ok")], failed=True), "ldap1", "Apply")
     assert [r["status"] for r in partial] == ["failed", "ok"]
     assert partial[1]["before"] == {"title": ["Staf"]} and partial[1]["after"] == {"title": ["Kepala"]}
     assert partial[0]["after"]["password"] == MASK, "not even the hand-over note is kept under that key"
-    refused = changes.from_result("mail_accounts", {"failed": True, "operations": ops}, "ldap1", "Apply")
+    refused = changes.from_result("mail_accounts", city_result("mail_accounts", ops, failed=True), "ldap1", "Apply")
     assert {r["status"] for r in refused} == {"failed"}, "a refused plan applied nothing"
 
 
 def test_sms_blast_is_one_change_and_a_scheduled_one_is_a_note():
-    sent = {"blast": {"id": "2026-11-001", "kind": "invitation"}, "enqueued": 22, "recipient_count": 22,
-            "segments": 2, "encoding": "GSM-7", "total_sms": 44, "already_enqueued": 0}
-    later = {"blast": {"id": "2026-12-001"}, "scheduled": True, "send_after": "2026-12-01T08:00:00+07:00",
-             "enqueued": 0}
+    sent = city_result("sms_blast", [{"object": "blast 2026-11-001", "action": "enqueue",
+                                      "before": {"already_enqueued": 0},
+                                      "after": {"enqueued": 22, "recipients": 22, "segments": 2,
+                                                "encoding": "GSM-7", "total_sms": 44}}])
+    later = city_result("sms_blast", [], notes=[
+        "blast 2026-12-001 is scheduled (send_after 2026-12-01T08:00:00+07:00): nothing is enqueued before then"])
     result = {"changed": True, "results": [sent, later]}
     records = changes.from_result("sms_blast", result, "sms1", "Enqueue")
     assert [(r["object"], r["action"], r["after"]["enqueued"], r["after"]["total_sms"]) for r in records] == [
@@ -87,12 +98,14 @@ def test_other_tasks_are_one_change_each_with_their_diff_or_hidden():
 def test_plan_document_sections_counts_and_empty():
     run = {"run": "r1", "started": "2026-11-23T00:00:00+00:00", "operator": "alice", "commit": "abc",
            "dirty": True, "playbook": "playbooks/plan.yml", "inventory": ["inventory/lab"]}
-    records = changes.from_result("dns_zone", {"changes": [
-        {"action": "add", "name": "a|b.kota.example.", "type": "A", "before": [], "after": ["x"]}]}, "dns1", "T")
+    dns = city_result("dns_zone", [{"object": "a|b.kota.example. A", "action": "add", "before": [], "after": ["x"]}],
+                      section={"title": "DNS records", "what": "records to add", "object": "Record set"})
+    records = changes.from_result("dns_zone", dns, "dns1", "T")
     records += changes.from_result("ansible.builtin.copy", {"changed": True}, "sms1", "Phonebook")
-    doc = plan_doc.document(run, records, notes=["n1"])
+    doc = plan_doc.document(run, records, notes=["n1"], sections=changes.sections_from_result(dns))
     text = plan_doc.markdown(doc)
     assert "## DNS records" in text and "1 to add" in text and "a\\|b.kota.example. A" in text
+    assert "| Action | Record set | Before | After |" in text
     assert "## Server configuration" in text and "plus uncommitted changes" in text and "- n1" in text
     assert doc["summary"] == {"dns_zone": {"add": 1}, "configuration": {"change": 1}}
     empty = plan_doc.document(run, [])

@@ -17,7 +17,6 @@ of a pool, writes the A/AAAA record(s) into ``domain.yml`` and validates the reg
 """
 import contextlib
 import copy
-import fcntl
 import ipaddress
 import json
 import os
@@ -25,8 +24,12 @@ import re
 import stat
 import tempfile
 
-import yaml
+try:
+    import yaml
+except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
+    pass
 
+from ansible.module_utils.city import fsutil
 from ansible.module_utils.city.registry.ipam import Pool
 from ansible.module_utils.city.registry.loader import LoadError, load_file
 
@@ -194,7 +197,7 @@ def _pool_for(pools, version, wanted):
                     raise UsageError("pool %s has no IPv%d network" % (name, version))
                 return name, pool
         raise UsageError("no pool named %r in %s (pools: %s)" % (
-            wanted, DOMAIN_FILE, ", ".join(n for n, _ in pools) or "none"))
+            wanted, DOMAIN_FILE, ", ".join(n for n, unused_pool in pools) or "none"))
     for name, pool in pools:
         if any(n.version == version for n in pool.networks):
             return name, pool
@@ -316,12 +319,12 @@ def _records_style(text, root):
     """(offset of the dash from the records key, the dash with its spacing) as the file's
     other block ``records`` sequences have it; (2, "- ") when there are none."""
     candidates = []
-    _, domain = _get(root, "domain")
+    unused_key, domain = _get(root, "domain")
     if isinstance(domain, yaml.MappingNode):
-        _, apex = _get(domain, "apex")
+        unused_key, apex = _get(domain, "apex")
         if isinstance(apex, yaml.MappingNode):
             candidates.append(_get(apex, "records"))
-    _, subs = _get(root, "subdomains")
+    unused_key, subs = _get(root, "subdomains")
     if isinstance(subs, yaml.SequenceNode):
         candidates.extend(_get(s, "records") for s in subs.value
                           if isinstance(s, yaml.MappingNode))
@@ -346,7 +349,7 @@ def edit_text(text, root, sindex, allocations):
     after the subdomain's last key. Every other byte of the text stays.
     """
     newline = "\r\n" if "\r\n" in text else "\n"
-    _, subs = _get(root, "subdomains") if isinstance(root, yaml.MappingNode) else (None, None)
+    unused_key, subs = _get(root, "subdomains") if isinstance(root, yaml.MappingNode) else (None, None)
     if not isinstance(subs, yaml.SequenceNode) or sindex >= len(subs.value):
         raise EditError("cannot find the subdomains list in the node tree of %s" % DOMAIN_FILE)
     sub = subs.value[sindex]
@@ -415,33 +418,14 @@ def expected_data(data, sindex, index, allocations):
 
 # --- files, lock, validation ---------------------------------------------------------
 
-@contextlib.contextmanager
 def locked(path):
     """Hold an exclusive flock on ``path`` (created if missing) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o664)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+    return fsutil.locked(path, mode=0o664)
 
 
 def write_atomic(path, data, mode):
-    """Replace ``path`` by ``data`` (bytes) atomically: a temporary file in the same
-    directory, flushed to disk, given ``mode``, then renamed over ``path``."""
-    directory, base = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + base + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` by ``data`` (bytes) atomically, with ``mode``."""
+    fsutil.atomic_write(path, data, mode=mode)
 
 
 def _validate(registry_dir, schema_dir, today=None, approval_root=None):

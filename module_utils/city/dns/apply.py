@@ -7,12 +7,16 @@ If anyone changed one of them since the read, the server refuses the whole messa
 same message, deletions before additions, so a name switching between CNAME and
 other data is never half-done.
 """
-import dns.rcode
-import dns.rdataclass
-import dns.rdataset
+try:
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdataset
+except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
+    pass
 
 from ansible.module_utils.city.dns.plan import ADD, CHANGE, DELETE
 from ansible.module_utils.city.dns.zone_io import DNSError
+from ansible.module_utils.city.service.progress import Progress
 
 HEADER_AND_TSIG = 512  # header, zone section and TSIG record, generously
 
@@ -75,6 +79,7 @@ class Conflict(DNSError):
     def __init__(self, names, applied_messages):
         self.names = names
         self.applied_messages = applied_messages
+        self.details = {"conflicts": names}
         super().__init__("records changed on the server since they were read: %s; this update "
                          "was refused and nothing of it applied%s. Re-run to converge." % (
                              ", ".join(names) or "(not found on re-read)",
@@ -85,20 +90,22 @@ class Conflict(DNSError):
 def apply_plan(server, plan, max_size, reread):
     """Send the plan; return the number of messages. ``reread`` returns the owned state."""
     sent = 0
-    for batch in batches(plan.changes, max_size):
-        rcode = server.send(build(server, batch))
-        if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN,
-                     dns.rcode.YXDOMAIN):
-            now = reread()
-            names = sorted({c.name.to_text() for c in batch
-                            if now.get((c.name, c.rdtype)) != c.before
-                            and not (c.before is None and (c.name, c.rdtype) not in now)})
-            raise Conflict(names, sent)
-        if rcode != dns.rcode.NOERROR:
-            raise DNSError("%s refused the update of %s: %s%s" % (
-                server.where(), server.zone, dns.rcode.to_text(rcode),
-                " (the key may not update this zone, or the server's checks reject the result, "
-                "e.g. a name server losing its address: see the server's log)" if rcode in (
-                    dns.rcode.REFUSED, dns.rcode.NOTAUTH) else ""))
-        sent += 1
+    with Progress("DNS record sets", len(plan.changes), unit="changes") as progress:
+        for batch in batches(plan.changes, max_size):
+            rcode = server.send(build(server, batch))
+            if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN,
+                         dns.rcode.YXDOMAIN):
+                now = reread()
+                names = sorted({c.name.to_text() for c in batch
+                                if now.get((c.name, c.rdtype)) != c.before
+                                and not (c.before is None and (c.name, c.rdtype) not in now)})
+                raise Conflict(names, sent)
+            if rcode != dns.rcode.NOERROR:
+                raise DNSError("%s refused the update of %s: %s%s" % (
+                    server.where(), server.zone, dns.rcode.to_text(rcode),
+                    " (the key may not update this zone, or the server's checks reject the result, "
+                    "e.g. a name server losing its address: see the server's log)" if rcode in (
+                        dns.rcode.REFUSED, dns.rcode.NOTAUTH) else ""))
+            sent += 1
+            progress.advance(len(batch))
     return sent

@@ -1,21 +1,25 @@
 """Talk to the primary: read the zone by AXFR, send UPDATE messages (RFC 2136)."""
 import socket
 
-import dns.exception
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rdatatype
-import dns.tsig
-import dns.tsigkeyring
-import dns.update
-import dns.xfr
-import dns.zone
+try:
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+    import dns.tsig
+    import dns.tsigkeyring
+    import dns.update
+    import dns.xfr
+    import dns.zone
+except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
+    pass
 
 from ansible.module_utils.city.dns.desired import RRset
+from ansible.module_utils.city.errors import ToolkitError
 
 
-class DNSError(Exception):
+class DNSError(ToolkitError):
     """A failure talking to the server, with the server and the reason."""
 
 
@@ -37,8 +41,8 @@ class Server:
         """{(name, rdtype): RRset} of the zone for which ``keep(name, rdtype)`` holds."""
         try:
             zone = dns.zone.Zone(self.zone, relativize=False)
-            query, _ = dns.xfr.make_query(zone, keyring=self.keyring, keyname=self.key_name,
-                                          keyalgorithm=self.algorithm)
+            query, unused_serial = dns.xfr.make_query(zone, keyring=self.keyring, keyname=self.key_name,
+                                                      keyalgorithm=self.algorithm)
             dns.query.inbound_xfr(self.address, zone, query=query, port=self.port,
                                   timeout=self.timeout, lifetime=self.timeout * 6)
         except dns.xfr.TransferError as exc:
@@ -46,10 +50,10 @@ class Server:
                 self.where(), self.zone, dns.rcode.to_text(exc.rcode)))
         except dns.tsig.PeerError as exc:
             raise DNSError("%s rejected the TSIG key %s: %s" % (self.where(), self.key_name,
-                                                                 type(exc).__name__))
+                                                                type(exc).__name__))
         except (OSError, EOFError, dns.exception.Timeout, socket.timeout) as exc:
             raise DNSError("cannot read %s from %s: %s" % (self.zone, self.where(),
-                                                          exc or type(exc).__name__))
+                                                           exc or type(exc).__name__))
         except dns.exception.DNSException as exc:
             raise DNSError("zone transfer of %s from %s failed: %s" % (self.zone, self.where(), exc))
         state = {}
@@ -72,8 +76,8 @@ class Server:
             response = dns.query.tcp(message, self.address, port=self.port, timeout=self.timeout)
         except dns.tsig.PeerError as exc:
             raise DNSError("%s rejected the TSIG key %s: %s" % (self.where(), self.key_name,
-                                                                 type(exc).__name__))
+                                                                type(exc).__name__))
         except (OSError, EOFError, dns.exception.Timeout, socket.timeout) as exc:
             raise DNSError("cannot send the update to %s: %s" % (self.where(),
-                                                                exc or type(exc).__name__))
+                                                                 exc or type(exc).__name__))
         return response.rcode()

@@ -7,20 +7,25 @@ import string
 import threading
 import zlib
 
-import ldap3
-from ldap3.core import exceptions as ldap_errors
+try:
+    import ldap3
+    from ldap3.core import exceptions as ldap_errors
+except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
+    ldap3 = ldap_errors = None
 
 from ansible.module_utils.city.registry import destinations
-from ansible.module_utils.city import fsutil as private_files
+from ansible.module_utils.city import fsutil
 from ansible.module_utils.city.mail.connection import refusal
 from ansible.module_utils.city.mail.desired import LOCKED, MANAGED
 from ansible.module_utils.city.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE,
-                                                     RESET, RESET_MARK)
+                                                 RESET, RESET_MARK)
+from ansible.module_utils.city.service.progress import Progress
+from ansible.module_utils.city.errors import ToolkitError
 
 READ_ATTRIBUTES = list(MANAGED) + ["pwdAccountLockedTime", "description"]
 
 
-class DirectoryError(Exception):
+class DirectoryError(ToolkitError):
     """A failure talking to the directory, naming the server and the reason."""
 
 
@@ -28,13 +33,13 @@ def new_password(length=16):
     """A random password meeting E6: lower, upper and digits, at least 8 characters."""
     alphabet = string.ascii_letters + string.digits
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        candidate = "".join(secrets.choice(alphabet) for dummy in range(length))
         if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
                 and any(c.isdigit() for c in candidate)):
             return candidate
 
 
-class VerifiedTls(ldap3.Tls):
+class VerifiedTls(ldap3.Tls if ldap3 is not None else object):  # object: only so the file imports
     """TLS whose certificate chain and host name Python's ssl module verifies.
 
     ldap3's own Tls turns the context's check_hostname off and matches the name
@@ -155,10 +160,10 @@ class Directory:
             conn.unbind()
         # All of an account's data (E9): 0600 in a 0700 directory, whatever the umask.
         data = ldif.encode("utf-8")
-        path = private_files.write(os.path.dirname(path), os.path.basename(path), data)
+        path = fsutil.write_private(os.path.dirname(path), os.path.basename(path), data)
         digest = hashlib.sha256(data).hexdigest()
-        private_files.write(os.path.dirname(path), os.path.basename(path) + ".sha256",
-                            ("%s  %s\n" % (digest, os.path.basename(path))).encode("ascii"))
+        fsutil.write_private(os.path.dirname(path), os.path.basename(path) + ".sha256",
+                             ("%s  %s\n" % (digest, os.path.basename(path))).encode("ascii"))
         with open(path, "rb") as fh:  # read back: never delete on an unverified archive
             if hashlib.sha256(fh.read()).hexdigest() != digest:
                 raise DirectoryError("archive %s does not verify; %s not deleted" % (path, dn))
@@ -176,14 +181,14 @@ class Directory:
         writes it, and OpenSSL's state is not safe for that (under load the stream
         came apart: garbled responses, then a closed socket, mid-apply).
         """
-        lanes = [[] for _ in range(max(1, min(int(window), len(ops) or 1)))]
+        lanes = [[] for dummy in range(max(1, min(int(window), len(ops) or 1)))]
         for op in ops:
             lanes[zlib.crc32(op.dn.lower().encode("utf-8")) % len(lanes)].append(op)
         lanes = [lane for lane in lanes if lane]
         stop = threading.Event()
         outcomes = [None] * len(lanes)
 
-        def run(index, lane):
+        def run(index, lane, progress):
             done, failures = [], []
             outcomes[index] = (done, failures, None)
             try:
@@ -204,6 +209,7 @@ class Directory:
                             raise DirectoryError("no answer to %s %s: %s" % (
                                 op.action, op.dn, result.get("description") or conn.last_error))
                         failures.append((op, "%s: %s" % (result.get("description"), result.get("message"))))
+                    progress.advance()
             except Exception as exc:  # noqa: BLE001 - every failure of a thread must reach the caller
                 outcomes[index] = (done, failures, DirectoryError(
                     "%s failed during the apply: %s" % (self.uri, exc)))
@@ -214,11 +220,14 @@ class Directory:
                 except (ldap_errors.LDAPException, OSError):
                     pass
 
-        threads = [threading.Thread(target=run, args=(i, lane), daemon=True) for i, lane in enumerate(lanes)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        # slapd hashes every new password: 20,000 accounts take minutes; say how far it is.
+        with Progress("mail accounts", len(ops), unit="changes") as progress:
+            threads = [threading.Thread(target=run, args=(i, lane, progress), daemon=True)
+                       for i, lane in enumerate(lanes)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         done, failures = [], []
         for lane_done, lane_failures, error in outcomes:
             if error is not None:

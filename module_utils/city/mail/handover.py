@@ -17,12 +17,13 @@ import json
 
 from ansible.module_utils.city.registry import destinations
 from ansible.module_utils.city.registry import handover_keys
-from ansible.module_utils.city import fsutil as private_files
+from ansible.module_utils.city import fsutil
+from ansible.module_utils.city.errors import ToolkitError
 
 SUFFIX = ".age"
 
 
-class HandoverError(Exception):
+class HandoverError(ToolkitError):
     """A password that could not be handed over: nothing was written, nothing is applied."""
 
 
@@ -32,7 +33,7 @@ def _recipients(person, keys):
     out = []
     for key in keys:
         try:
-            kind, _ = handover_keys.parse(key)
+            kind, unused_identity = handover_keys.parse(key)
             line = key.strip()
             out.append(pyrage.x25519.Recipient.from_str(line) if kind == "age"
                        else pyrage.ssh.Recipient.from_str(line))
@@ -73,7 +74,7 @@ def write(directory, stamp, credentials, keys):
     targets = [(person, items, destinations.path_inside(directory, person, field="person id"))
                for person, items in sorted(credentials.items())]
     # The hand-over directory itself lists who received passwords in which run: private too.
-    private_files.private_dir(directory)
+    fsutil.private_dir(directory)
     paths = []
     for person, items, folder in targets:
         body = json.dumps({"person": person, "run": stamp, "credentials": items}, indent=2,
@@ -82,5 +83,5 @@ def write(directory, stamp, credentials, keys):
             data = pyrage.encrypt(body.encode("utf-8"), recipients[person], armored=True)
         except pyrage.EncryptError as exc:
             raise HandoverError("cannot encrypt the hand-over of %s: %s" % (person, exc))
-        paths.append(private_files.write(folder, name, data))
+        paths.append(fsutil.write_private(folder, name, data))
     return paths

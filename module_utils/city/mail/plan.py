@@ -72,22 +72,3 @@ def make_plan(desired, current):
             if ticket not in used:
                 ops.append(Operation(RESET, account, entry["dn"], ticket=ticket))
     return ops
-
-
-def count(ops):
-    out = {a: 0 for a in (CREATE, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE)}
-    for op in ops:
-        out[op.action] += 1
-    return out
-
-
-def refuse_reason(ops, managed_entries, max_ratio, always_allowed=5):
-    """Why the plan deactivates or deletes too many accounts at once, or None."""
-    risky = sum(1 for op in ops if op.action in (DEACTIVATE, DELETE))
-    if risky <= always_allowed or managed_entries == 0:
-        return None
-    if risky / managed_entries > max_ratio:
-        return ("the plan deactivates or deletes %d of %d accounts (%.0f%%, more than the %.0f%% "
-                "allowed); check the plan, then re-run with force"
-                % (risky, managed_entries, 100 * risky / managed_entries, 100 * max_ratio))
-    return None

@@ -11,6 +11,7 @@ import email.message
 import email.utils
 import os
 
+from ansible.module_utils.city import fsutil
 from ansible.module_utils.city.registry import destinations
 
 
@@ -27,7 +28,7 @@ def parse_time(value):
         return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    text = str(value).split(".")[0].rstrip("Z") + "Z"
+    text = str(value).split(".", maxsplit=1)[0].rstrip("Z") + "Z"
     return datetime.datetime.strptime(text, GENERALIZED).replace(tzinfo=datetime.timezone.utc)
 
 
@@ -53,12 +54,12 @@ def unused(usage, now, days):
     return sorted(rows, key=lambda u: (u["last_used"], u["address"]))
 
 
-def spool_warnings(rows, spool_dir, period, sender, admins, days, now, dry_run=False):
+def spool_warnings(rows, spool_dir, period, sender, admins, days, now, check_mode=False):
     """Write one warning per account for ``period``; return the paths newly written.
 
-    With ``dry_run`` (check mode) nothing is written: the paths it would write are returned.
+    With ``check_mode`` nothing is written: the paths it would write are returned.
     """
-    if not dry_run:
+    if not check_mode:
         os.makedirs(spool_dir, mode=0o750, exist_ok=True)
     written = []
     for row in rows:
@@ -68,7 +69,7 @@ def spool_warnings(rows, spool_dir, period, sender, admins, days, now, dry_run=F
                                         field="uid of " + row["address"])
         if os.path.exists(path):
             continue
-        if dry_run:
+        if check_mode:
             written.append(path)
             continue
         msg = email.message.EmailMessage()
@@ -85,11 +86,6 @@ def spool_warnings(rows, spool_dir, period, sender, admins, days, now, dry_run=F
             "selama satu bulan berturut-turut diberikan peringatan.\n"
             "Silakan masuk (login) untuk tetap menggunakan akun ini.\n"
             % (row["address"], row["last_used"].strftime("%Y-%m-%d"), days))
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(bytes(msg))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)  # a warning appears whole or not at all
+        fsutil.atomic_write(path, bytes(msg), mode=0o644)  # a warning appears whole or not at all
         written.append(path)
     return written

@@ -11,11 +11,11 @@ Ansible's workers are forks of ansible-playbook and share the lock: when only th
 process is killed, the task a worker is running still holds the lock until it ends, so
 a new apply never runs beside the remains of the old one.
 """
-import errno
 import fcntl
 import json
 import os
-import time
+
+from ansible.module_utils.city import fsutil
 
 
 class LockBusy(Exception):
@@ -71,25 +71,16 @@ class ApplyLock:
         once; raises LockBusy naming the holder when it is still running after that.
         """
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
-        deadline = time.monotonic() + max(0.0, wait)
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise
-            current = self._read_holder(fd)
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise LockBusy(current, wait)
-            if on_wait and not told:
-                on_wait(current)
-                told = True
-            time.sleep(min(poll, max(0.0, deadline - time.monotonic())) or poll)
+        seen = []
+
+        def busy(fd):
+            seen.append(self._read_holder(fd))
+            if on_wait and len(seen) == 1:
+                on_wait(seen[0])
+        try:
+            fd = fsutil.flock(self.path, wait=max(0.0, wait), poll=poll, on_busy=busy)
+        except fsutil.LockTimeout:
+            raise LockBusy(seen[-1] if seen else None, wait)
         previous = self._read_holder(fd)
         self.fd = fd
         self._write(holder)

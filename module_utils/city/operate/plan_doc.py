@@ -2,13 +2,12 @@
 import json
 import os
 
-SECTIONS = [
-    ("dns_zone", "DNS records", "records of the zone to add, change or delete (D1-D8)"),
-    ("mail_accounts", "Mail accounts", "accounts to create, modify, deactivate, reactivate, reset or delete (E1-E11)"),
-    ("mail_unused", "Warnings for unused mail accounts", "warnings to queue (E10)"),
-    ("sms_blast", "SMS blasts", "approved blasts to enqueue (S2, S3)"),
-]
-OTHER = ("Server configuration", "role tasks that would change a server (packages, files, services)")
+from ansible.module_utils.city import fsutil
+from ansible.module_utils.city.operate import plan_check
+
+# Each toolkit module names its own section ({title, what, object}: the ``city`` key of
+# its result, module_utils/city/service/base.py); every other task is configuration.
+OTHER = {"title": "Server configuration", "what": "role tasks that would change a server (packages, files, services)"}
 # The parts of the plan a tag skips (playbooks/plan.yml): a read-only plan skips both.
 PARTS = [
     ("city_server", "Server configuration",
@@ -42,29 +41,18 @@ def _table(header, rows):
     return lines
 
 
-def _rows(module, records):
-    if module == "dns_zone":
-        return (["Action", "Record set", "Before", "After"],
-                [(r["action"], r["object"], r["before"], r["after"]) for r in records])
-    if module == "mail_accounts":
-        return (["Action", "Account", "Before", "After"],
-                [(r["action"], r["object"], r["before"], r["after"]) for r in records])
-    if module == "sms_blast":
-        return (["Blast", "Kind", "Messages", "Segments each", "Encoding", "SMS in all", "Minutes (est.)"],
-                [(r["object"], r["after"].get("kind"), r["after"].get("enqueued"), r["after"].get("segments"),
-                  r["after"].get("encoding"), r["after"].get("total_sms"), r["after"].get("estimated_minutes"))
-                 for r in records])
-    if module == "mail_unused":
-        return (["Warning", "Queued as"], [(r["object"], r["after"].get("file")) for r in records])
-    return (["Host", "Task", "Before", "After"],
-            [(r["host"], r["object"], r["before"], r["after"]) for r in records])
+def _rows(section, records):
+    if section is None:
+        return (["Host", "Task", "Before", "After"],
+                [(r["host"], r["object"], r["before"], r["after"]) for r in records])
+    return (["Action", section.get("object") or "Object", "Before", "After"],
+            [(r["action"], r["object"], r["before"], r["after"]) for r in records])
 
 
-def summary(records):
+def summary(records, sections=None):
     out = {}
     for record in records:
-        section = out.setdefault(record["module"] if record["module"] in dict(
-            (m, 1) for m, _, _ in SECTIONS) else "configuration", {})
+        section = out.setdefault(record["module"] if record["module"] in (sections or {}) else "configuration", {})
         section[record["action"]] = section.get(record["action"], 0) + 1
     return out
 
@@ -75,14 +63,15 @@ def not_planned(skip_tags):
     return [{"tag": tag, "part": part, "what": what} for tag, part, what in PARTS if tag in skipped]
 
 
-def document(run, records, notes=(), errors=()):
-    """The plan as a JSON-ready dict."""
+def document(run, records, notes=(), errors=(), sections=None):
+    """The plan as a JSON-ready dict; ``sections``: {module: {title, what, object}} of the toolkit's modules."""
+    sections = dict(sections or {})
     return {"v": 1, "run": run.get("run"), "created": run.get("started"), "operator": run.get("operator"),
             "commit": run.get("commit"), "dirty": run.get("dirty"), "playbook": run.get("playbook"),
             "inventory": run.get("inventory"), "readonly": bool(run.get("readonly")),
             "not_planned": list(run.get("not_planned") or []), "complete": not errors,
-            "empty": not records and not errors, "summary": summary(records), "changes": list(records),
-            "notes": list(notes), "errors": list(errors)}
+            "empty": not records and not errors, "summary": summary(records, sections), "sections": sections, "changes": list(records),
+            "checksum": plan_check.checksum(records), "notes": list(notes), "errors": list(errors)}
 
 
 def _scope(doc):
@@ -101,6 +90,18 @@ def _scope(doc):
     return lines
 
 
+def _checksum(doc):
+    """The plan's checksum, and how to apply exactly this plan (plan_check)."""
+    if not doc.get("checksum"):
+        return []
+    if doc["errors"]:
+        return ["Checksum `%s`. An incomplete plan cannot be applied as reviewed: make it again." % doc["checksum"],
+                ""]
+    return ["Checksum `%s`. To apply exactly this plan: `make site PLAN=<this plan's plan.json>` (with the "
+            "same INVENTORY). It plans again first and changes nothing when the registry or the servers no "
+            "longer give this plan, saying what differs (`bin/plan-check`)." % doc["checksum"], ""]
+
+
 def markdown(doc):
     commit = doc.get("commit") or "no git commit"
     if doc.get("dirty"):
@@ -111,6 +112,7 @@ def markdown(doc):
                  doc.get("created"), doc.get("operator"), doc.get("playbook"),
                  ", ".join(doc.get("inventory") or []), commit), ""]
     lines += _scope(doc)
+    lines += _checksum(doc)
     if doc["errors"]:
         lines += ["## The plan is incomplete", "",
                   "These tasks could not be planned, so the plan may miss what they would change:", ""]
@@ -119,15 +121,15 @@ def markdown(doc):
         lines += ["**No changes** in what this plan covers: the servers already match the registry there.", ""]
     elif doc["empty"]:
         lines += ["**No changes.** The servers already match the registry.", ""]
-    records = doc["changes"]
-    for module, title, what in SECTIONS + [(None,) + OTHER]:
-        chosen = [r for r in records if (r["module"] == module if module else
-                                         r["module"] not in [m for m, _, _ in SECTIONS])]
+    records, sections = doc["changes"], doc.get("sections") or {}
+    for module, section in list(sections.items()) + [(None, None)]:
+        chosen = [r for r in records if (r["module"] == module if module else r["module"] not in sections)]
         if not chosen:
             continue
+        title, what = (section or OTHER)["title"], (section or OTHER)["what"]
         counts = ", ".join("%d to %s" % (n, a) for a, n in sorted(_counts(chosen).items()))
         lines += ["## %s" % title, "", "%s: %s." % (what[0].upper() + what[1:], counts), ""]
-        header, rows = _rows(module, chosen)
+        header, rows = _rows(section, chosen)
         lines += _table(header, rows) + [""]
     if doc["notes"]:
         lines += ["## Notes", ""] + ["- " + n for n in doc["notes"]] + [""]
@@ -138,12 +140,7 @@ def write(directory, doc, name="plan"):
     """Write ``<name>.md`` and ``<name>.json`` atomically; return their paths."""
     os.makedirs(directory, exist_ok=True)
     paths = []
-    for suffix, text in ((".md", markdown(doc)), (".json", json.dumps(doc, indent=2, ensure_ascii=False,
-                                                                         default=str) + "\n")):
-        path = os.path.join(directory, name + suffix)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-        paths.append(path)
+    as_json = json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    for suffix, text in ((".md", markdown(doc)), (".json", as_json)):
+        paths.append(fsutil.atomic_write(os.path.join(directory, name + suffix), text, mode=0o644))
     return paths

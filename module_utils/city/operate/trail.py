@@ -43,4 +43,3 @@ class AuditTrail:
         finally:
             os.close(fd)
         return record
-

@@ -137,17 +137,17 @@ class Context:
     # Indexes built once and shared by every rule.
     @derived("agencies.yml")
     def agencies(self):
-        return {a.get("code"): a for _, a in self.entries("agencies.yml", "agencies")
+        return {a.get("code"): a for unused_index, a in self.entries("agencies.yml", "agencies")
                 if isinstance(a.get("code"), str)}
 
     @derived("people.yml")
     def people(self):
-        return {p.get("id"): p for _, p in self.entries("people.yml", "people")
+        return {p.get("id"): p for unused_index, p in self.entries("people.yml", "people")
                 if isinstance(p.get("id"), str)}
 
     @derived("sms.yml")
     def groups(self):
-        return {g.get("name") for _, g in self.entries("sms.yml", "groups")}
+        return {g.get("name") for unused_index, g in self.entries("sms.yml", "groups")}
 
     @derived("domain.yml")
     def main_domain(self):

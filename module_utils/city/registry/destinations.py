@@ -15,9 +15,10 @@ character and its position, never the whole value (it may be a SIM PIN).
 import os
 import re
 import unicodedata
+from ansible.module_utils.city.errors import ToolkitError
 
 
-class DestinationError(ValueError):
+class DestinationError(ToolkitError, ValueError):
     """A value that would change the meaning of the file, name or command it goes into."""
 
 

@@ -56,7 +56,7 @@ def _age_key(line):
     """The 32 bytes of an ``age1`` recipient (BIP 173 bech32, as age writes it)."""
     if line != line.lower():
         raise HandoverKeyError("an age public key is written in lowercase, as age-keygen prints it")
-    hrp, _, data = line.rpartition("1")
+    hrp, unused_separator, data = line.rpartition("1")
     if hrp != "age":
         raise HandoverKeyError("an age public key starts with age1")
     bad = next((c for c in data if c not in _VALUE), None)

@@ -47,7 +47,7 @@ def _parse_range(item):
     """(first_int, last_int, version) of one CIDR, address or "a-b" range."""
     text = _text(item, "address range")
     if "-" in text:
-        low_text, _, high_text = text.partition("-")
+        low_text, unused_dash, high_text = text.partition("-")
         low, high = _parse_address(low_text), _parse_address(high_text)
         if low.version != high.version:
             raise ValueError("range %r mixes IPv%d and IPv%d" % (text, low.version, high.version))
@@ -98,8 +98,8 @@ class _Intervals:
     def __init__(self, ranges):
         """Build from (first, last) pairs in any order, overlapping or not."""
         merged = _merge(ranges)
-        self.firsts = [first for first, _ in merged]
-        self.lasts = [last for _, last in merged]
+        self.firsts = [first for first, unused_last in merged]
+        self.lasts = [last for unused_first, last in merged]
 
     def __contains__(self, value):
         """True when the integer value lies in one of the intervals."""

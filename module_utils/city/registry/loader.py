@@ -31,7 +31,6 @@ try:
 except ImportError:  # a host with Debian's python3-yaml only (an SMS gateway)
     ryml = None
 
-from ansible.module_utils.city.registry.files import registry_files  # noqa: F401 (re-exported)
 from ansible.module_utils.city.registry.limits import DEFAULT_LIMITS
 
 Mark = namedtuple("Mark", "line column")  # 0-based, as PyYAML's marks
@@ -65,6 +64,8 @@ def _has_control(raw):
     if raw.translate(None, _NOT_C0_DEL):
         return True
     return (b"\xc2" in raw or b"\xef\xbf" in raw) and _C1_NONCHAR.search(raw) is not None
+
+
 # What only an exact walk can judge: an anchor, an alias or a tag at the start of a
 # token, a merge key. A false alarm costs a walk, never a wrong answer.
 _SUSPECT = re.compile(rb"(?:^|[\s\[\]{},])[&*!][^\s,\[\]{}]|<<")
@@ -82,6 +83,8 @@ def _suspect(raw):
     if b"&" in raw or b"*" in raw or b"!" in raw or b"<<" in raw:
         return _SUSPECT.search(raw) is not None
     return False
+
+
 _NAMES = {0: "NUL", 0x7f: "DEL", 0x1b: "ESC", 0x08: "BACKSPACE", 0x0c: "FORM FEED",
           0x0b: "VERTICAL TAB"}
 

@@ -37,7 +37,7 @@ def expand(registry_dir, pattern):
         raise RegistryReadError("%r is not a name inside the registry" % pattern)
     if not any(ch in pattern for ch in "*?["):
         return [pattern]
-    directory, _, leaf = pattern.rpartition("/")
+    directory, unused_slash, leaf = pattern.rpartition("/")
     full_dir = os.path.join(registry_dir, directory)
     if not os.path.isdir(full_dir):
         return []

@@ -22,7 +22,10 @@ try:
     import fastjsonschema
 except ImportError:  # pragma: no cover - pinned in requirements.txt
     fastjsonschema = None
-import jsonschema
+try:
+    import jsonschema
+except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
+    pass
 
 from ansible.module_utils.city.registry.findings import shown
 
@@ -72,7 +75,7 @@ class SchemaSet:
                     self.schema(name), formats=_FAST_FORMATS, validate_formats=True)
             return self._fast[name].is_valid(data)
         if fastjsonschema is None:
-            return not any(True for _ in self._full_validator(name).iter_errors(data))
+            return not any(True for dummy in self._full_validator(name).iter_errors(data))
         if name not in self._fast:
             self._fast[name] = fastjsonschema.compile(self.schema(name),
                                                       formats=_FAST_FORMATS)

@@ -281,7 +281,7 @@ def _key_value(text, low, pos, line_start, line_end, flow):
     """Offset of the secret held by a key whose ':' ends at ``pos``, or None when the key
     holds no secret (a mapping, a list, a boolean, null, a small number, an alias)."""
     pos = _SPACES.match(low, pos, line_end).end()
-    for _ in range(3):  # an anchor and a tag may come before the value
+    for dummy in range(3):  # an anchor and a tag may come before the value
         if pos >= line_end or low[pos] in "#\r":
             return None  # a mapping or a list follows, or null
         char = low[pos]

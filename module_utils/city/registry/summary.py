@@ -4,7 +4,7 @@ from collections import Counter
 
 def summarise(ctx):
     def count(relname, key, field):
-        return dict(sorted(Counter(str(e.get(field)) for _, e in ctx.entries(relname, key)).items()))
+        return dict(sorted(Counter(str(e.get(field)) for unused_index, e in ctx.entries(relname, key)).items()))
 
     return {
         "main_domain": ctx.main_domain,
@@ -15,7 +15,7 @@ def summarise(ctx):
         "mail_accounts_by_kind": count("mail.yml", "accounts", "kind"),
         "sms_users": count("sms-users.yml", "users", "status"),
         "sms_groups": len(ctx.groups),
-        "sms_modems": sum(len(g.get("modems") or []) for _, g in ctx.entries("sms.yml", "gateways")),
+        "sms_modems": sum(len(g.get("modems") or []) for unused_index, g in ctx.entries("sms.yml", "gateways")),
         "blasts": len(ctx.active_blast_files),
         "archived_blasts": len(ctx.archived_blast_files),
     }

@@ -9,12 +9,15 @@ readers give the same data.
 """
 import re
 
-import yaml
-
 try:
-    from yaml import CSafeLoader as _Base
-except ImportError:  # pragma: no cover - libyaml is part of Debian's python3-yaml
-    from yaml import SafeLoader as _Base
+    import yaml
+    try:
+        from yaml import CSafeLoader as _Base
+    except ImportError:  # pragma: no cover - libyaml is part of Debian's python3-yaml
+        from yaml import SafeLoader as _Base
+except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
+    yaml = None
+    _Base = object  # only so that the file imports: _Loader is then neither set up nor used
 
 # What rapidyaml's JSON emitter writes as a number (and JSON reads back).
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
@@ -33,8 +36,9 @@ class _Loader(_Base):
 
 # Replace YAML 1.1's implicit resolvers (yes/no/on/off, octal, sexagesimal, timestamps)
 # by nothing: plain scalars are typed below, from their text.
-_Loader.yaml_implicit_resolvers = {}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+if yaml is not None:
+    _Loader.yaml_implicit_resolvers = {}
+    _Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
 def _plain(loader, node):
@@ -65,10 +69,11 @@ def _refuse_tag(loader, suffix, node):
         fix="remove the tag; quote the value if it must stay text")
 
 
-_Loader.add_constructor(_STR, _plain)
-_Loader.add_constructor("!vault", lambda loader, node: node.value)  # E6-SECRET reports it
-_Loader.add_multi_constructor("!", _refuse_tag)
-_Loader.add_multi_constructor("tag:", _refuse_tag)
+if yaml is not None:
+    _Loader.add_constructor(_STR, _plain)
+    _Loader.add_constructor("!vault", lambda loader, node: node.value)  # E6-SECRET reports it
+    _Loader.add_multi_constructor("!", _refuse_tag)
+    _Loader.add_multi_constructor("tag:", _refuse_tag)
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -76,7 +81,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 def _mapping(loader, node):
     # Keys merged in (<<) may be overridden by the mapping's own: only its own count twice.
-    own = [k for k, _ in node.value if k.tag != _MERGE]
+    own = [k for k, unused_value in node.value if k.tag != _MERGE]
     seen = set()
     for key_node in own:
         if isinstance(key_node, yaml.ScalarNode):
@@ -98,8 +103,9 @@ def _sequence(loader, node):
     return [loader.construct_object(child, deep=True) for child in node.value]
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
+if yaml is not None:
+    _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
+    _Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 # Merge-key values resolve to the merge tag; PyYAML's flatten_mapping consumes them.
 
 
@@ -176,7 +182,7 @@ def _depth(node, limit):
             continue
         seen.add(id(current))
         if isinstance(current, yaml.MappingNode):
-            stack.extend((v, depth + 1) for _, v in current.value)
+            stack.extend((v, depth + 1) for unused_key, v in current.value)
         elif isinstance(current, yaml.SequenceNode):
             stack.extend((v, depth + 1) for v in current.value)
     return None

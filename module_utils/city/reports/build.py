@@ -16,8 +16,8 @@ Layout of the output directory::
 """
 import datetime
 import os
-import tempfile
 
+from ansible.module_utils.city import fsutil
 from ansible.module_utils.city.registry import destinations
 from ansible.module_utils.city.reports import city, snapshots
 from ansible.module_utils.city.reports import domain as domain_report
@@ -120,9 +120,9 @@ def render_all(inputs, data, templates_dir):
 
     def domain_files(prefix, view):
         files["%s/%s-subdomains.csv" % (year_dir, prefix)] = renderer.csv(domain_report.SUBDOMAIN_COLUMNS,
-                                                                         view["subdomains"])
+                                                                          view["subdomains"])
         files["%s/%s-changes.csv" % (year_dir, prefix)] = renderer.csv(domain_report.CHANGE_COLUMNS,
-                                                                      view["changes"])
+                                                                       view["changes"])
         files["%s/%s-drift.csv" % (year_dir, prefix)] = renderer.csv(domain_report.DRIFT_COLUMNS, view["drift"])
 
     title = "Subdomains: yearly report %d" % inputs.year
@@ -164,18 +164,9 @@ def summary(inputs, data):
 
 
 def _write_text(path, text):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o750, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o640)  # names, addresses, phone numbers: not for everyone
-        os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    # Names, addresses, phone numbers: not for everyone (0640).
+    fsutil.atomic_write(path, text, mode=0o640, durable=False)
 
 
 def write(output_dir, files, check=False, stale_dirs=()):
@@ -227,7 +218,7 @@ def run(registry_dir, templates_dir, output_dir, state_dir=None, trail_path=None
     data = build_all(inputs)
     files = render_all(inputs, data, templates_dir)
     saved = {snapshots.file_name(s): snapshots.dump(s) for s in new_snapshots}
-    changed_state, _ = write(state_dir, saved, check)
+    changed_state, unused_removed = write(state_dir, saved, check)
     changed, removed = write(output_dir, files, check, stale_dirs=("domain-%d" % inputs.year,))
     return {"files": [os.path.join(output_dir, rel) for rel in sorted(files)],
             "changed": changed_state + changed, "removed": removed,

@@ -7,7 +7,9 @@ import datetime
 import os
 
 from ansible.module_utils.city.registry.context import Context
-from ansible.module_utils.city.registry.loader import LoadError, load_file, registry_files
+from ansible.module_utils.city.registry.files import registry_files
+from ansible.module_utils.city.registry.loader import LoadError, load_file
+from ansible.module_utils.city.errors import ToolkitError
 
 try:
     import zoneinfo
@@ -15,7 +17,7 @@ except ImportError:  # pragma: no cover - Python < 3.9
     zoneinfo = None
 
 
-class ReportError(Exception):
+class ReportError(ToolkitError):
     """Something a report cannot be made without (an unreadable registry, a bad option)."""
 
 

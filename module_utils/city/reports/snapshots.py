@@ -1,7 +1,8 @@
 """The servers' state for the reports, kept as JSON files (``reports/state/`` by default).
 
 ``playbooks/report.yml`` reads the servers (read-only) and hands each result to the
-module ``city_report``, which keeps it here as one file per kind and host:
+module ``city_report``, which keeps the result's ``state`` (what every reading module
+returns: the data, and when it was read) here as one file per kind and host:
 
 - ``dns-<host>.json``: ``dns_zone`` in check mode, ``{"plan": ..., "changes": [...]}``, the
   drift of the zone from the registry;
@@ -56,19 +57,15 @@ def from_result(kind, host, result, now=None):
     snapshot = {"v": VERSION, "kind": kind, "host": str(host),
                 "taken_at": now.isoformat(timespec="seconds")}
     error = _error(result)
+    if error is None and not isinstance(result.get("state"), dict):
+        error = "not a read of this toolkit's modules (its result has no state)"
     if error is not None:
         snapshot["error"] = error
         return snapshot
-    if kind == "dns":
-        snapshot.update(plan=result.get("plan") or {}, changes=result.get("changes") or [])
-    elif kind == "mail":
-        snapshot.update(base=result.get("base"), accounts=result.get("accounts") or [])
-        snapshot["taken_at"] = result.get("read_at") or snapshot["taken_at"]
-    else:
-        recap = result.get("recap") or {}
-        snapshot.update(recap=recap)
-        if recap.get("generated_at"):
-            snapshot["taken_at"] = recap["generated_at"]
+    # Every reading module reports what it read the same way (its result's ``state``).
+    state = result["state"]
+    snapshot.update((key, value) for key, value in state.items() if key != "taken_at")
+    snapshot["taken_at"] = state.get("taken_at") or snapshot["taken_at"]
     return snapshot
 
 

@@ -22,18 +22,19 @@ from ansible.module_utils.city.registry import gsm
 from ansible.module_utils.city.registry.loader import LoadError, load_file
 from ansible.module_utils.city.sms import outbox
 from ansible.module_utils.city.sms.ledger import Ledger, LedgerError
+from ansible.module_utils.city.errors import ToolkitError
 
 KINDS = ("information", "complaint", "question", "suggestion", "invitation")  # S3
 RECIPIENT_FIELDS = ("groups", "agencies", "people")
 PHONEBOOK_VERSION = 1
 
 
-class BlastError(Exception):
+class BlastError(ToolkitError):
     """A refusal: nothing was enqueued. ``result`` holds what was computed before it."""
 
     def __init__(self, message, result=None):
         super().__init__(message)
-        self.result = result or {}
+        self.result = self.details = result or {}
 
 
 # -- reading the inputs -------------------------------------------------------------
@@ -297,10 +298,10 @@ def resolve(blast, book):
 def assign(count, modems):
     """Modem of each of ``count`` recipients in order: smooth weighted round robin, so each
     modem gets a share proportional to its rate (within one) and the order is stable."""
-    total = sum(rate for _, rate in modems)
+    total = sum(rate for _pid, rate in modems)
     current = [0] * len(modems)
     out = []
-    for _ in range(count):
+    for _index in range(count):
         best = 0
         for i, (_pid, rate) in enumerate(modems):
             current[i] += rate
@@ -365,236 +366,320 @@ def restored_pairs(bid, restore):
     return out
 
 
-def run(blast_text, allowed_signers, originators, phonebook, spool_dir, ledger,
-        modems, max_segments, now=None, check_mode=False, diff=False, restore=None):
-    """Check, plan, write and mark; return the module's result, raise BlastError on refusal.
+class BlastRun:
+    """One run of a blast on the gateway, in the phases of every service.
+
+    :meth:`check` (the blast against the gateway's trust, originators, phonebook and
+    clock: a refusal enqueues nothing), :meth:`plan` (the ledger read under its lock:
+    which pairs to write, which an interrupted run left in the spool, which the control
+    node restores), :meth:`apply` (the ledger written, the files renamed into the
+    outboxes, the pairs marked: the exactly-once protocol of docs/sms-design.md),
+    :meth:`summary` (the module's result). :meth:`close` releases the ledger.
 
     ``restore`` is the control node's record of the blast when it claimed it before this
     run (sms_blast_claim): its recorded pairs, or none when they never came back, and the
     id of the gateway ledger it knew then (docs/sms-design.md, "Spent once").
     """
-    started = time.perf_counter()
-    blast = parse(blast_text)
-    info, problems = check(blast, allowed_signers, originators, max_segments)
-    book = load_phonebook(phonebook)
-    users, more = resolve(blast, book)
-    problems += more
-    if not problems and not users:
-        problems.append("the blast reaches no registered SMS user")
-    bid = blast.get("id")
-    result = {"changed": False, "blast": {"id": bid, "kind": blast.get("kind"),
-                                          "originator": blast.get("originator")},
-              "ledger": ledger, "planned": False}
-    if info:
-        result.update(segments=info["segments"], encoding=info["encoding"], units=info["units"],
-                      non_gsm_chars=[{"index": i, "char": c, "codepoint": "U+%04X" % ord(c)}
-                                     for i, c in info["non_gsm_chars"]])
-    moment = parse_time(now, "now", naive_is_utc=True) if now else datetime.datetime.now(
-        datetime.timezone.utc)
-    moment = moment.astimezone(datetime.timezone.utc)
-    now_iso = moment.isoformat(timespec="seconds")
-    expires = (blast.get("approval") or {}).get("expires") if isinstance(
-        blast.get("approval"), dict) else None
-    if expires is not None:
-        try:
-            until = parse_time(expires, "approval.expires")
-        except BlastError as exc:
-            problems.append(str(exc))
+
+    def __init__(self, blast_text, allowed_signers, originators, phonebook, spool_dir, ledger,
+                 modems, max_segments, now=None, check_mode=False, restore=None):
+        self.blast_text, self.allowed_signers, self.originators = blast_text, allowed_signers, originators
+        self.phonebook, self.spool_dir, self.ledger_path = phonebook, spool_dir, ledger
+        self.modems, self.max_segments, self.now, self.check_mode = modems, max_segments, now, check_mode
+        self.restore = restore
+        self.book_of_record = None
+        self.to_write, self.recovered, self.restored, self.written = [], [], [], []
+        self.pairs, self.notices, self.already = [], [], 0
+        self.ledger_writes = []  # what apply() writes to the ledger before the files
+        self.timing = {}
+        self.result = {"changed": False, "ledger": ledger, "planned": False}
+
+    # -- check ---------------------------------------------------------------------------
+
+    def check(self):
+        """Refuse (BlastError, nothing enqueued) a blast this gateway must not send."""
+        self._started = time.perf_counter()
+        result = self.result
+        blast = self.blast = parse(self.blast_text)
+        info, problems = check(blast, self.allowed_signers, self.originators, self.max_segments)
+        self.info = info
+        users, more = resolve(blast, load_phonebook(self.phonebook))
+        self.users = users
+        problems += more
+        if not problems and not users:
+            problems.append("the blast reaches no registered SMS user")
+        bid = self.bid = blast.get("id")
+        result["blast"] = {"id": bid, "kind": blast.get("kind"), "originator": blast.get("originator")}
+        if info:
+            result.update(segments=info["segments"], encoding=info["encoding"], units=info["units"],
+                          non_gsm_chars=[{"index": i, "char": c, "codepoint": "U+%04X" % ord(c)}
+                                         for i, c in info["non_gsm_chars"]])
+        moment = parse_time(self.now, "now", naive_is_utc=True) if self.now else datetime.datetime.now(
+            datetime.timezone.utc)
+        self.moment = moment = moment.astimezone(datetime.timezone.utc)
+        self.now_iso = moment.isoformat(timespec="seconds")
+        expires = (blast.get("approval") or {}).get("expires") if isinstance(
+            blast.get("approval"), dict) else None
+        if expires is not None:
+            try:
+                until = parse_time(expires, "approval.expires")
+            except BlastError as exc:
+                problems.append(str(exc))
+            else:
+                result["expires"] = until.isoformat()
+                if moment > until:
+                    problems.append("the approval expired at %s (now %s): an expired blast is never "
+                                    "sent; the Ketua approves it again or it moves to blasts/archive/"
+                                    "%s" % (until.isoformat(), self.now_iso,
+                                            _pending_note(self.ledger_path, self.spool_dir, bid)))
+        if problems:
+            raise BlastError("blast %s refused, nothing enqueued: %s" % (bid, "; ".join(problems)), result)
+        self.modem_list = normalise_modems(self.modems)
+        self.rates = dict(self.modem_list)
+        send_after = blast.get("send_after")
+        self.scheduled = False
+        if send_after is not None:
+            when = parse_time(send_after, "send_after")
+            self.scheduled = moment < when
+            result["send_after"] = when.isoformat()
+        result["scheduled"] = self.scheduled
+        self.sig_sha = result["signature_sha256"] = signature_sha256(blast)
+        self._checked = time.perf_counter()
+
+    # -- plan ----------------------------------------------------------------------------
+
+    def _fresh_pairs(self):
+        stamp = self.moment.strftime("%Y%m%d_%H%M%S")
+        placed = assign(len(self.users), self.modem_list)
+        return [{"blast_id": self.bid, "user_id": u["id"], "phone": u["phone"], "phone_id": pid,
+                 "file": outbox.file_name(stamp, u["phone"], self.bid, u["id"]),
+                 "planned_at": self.now_iso, "enqueued_at": None}
+                for u, pid in zip(self.users, placed)]
+
+    def _ledger_row(self, pairs, planned_at):
+        return {"blast_id": self.bid, "signature_sha256": self.sig_sha, "text": self.blast["text"],
+                "segments": self.info["segments"], "encoding": self.info["encoding"],
+                "recipients": len(pairs), "planned_at": planned_at}
+
+    def plan(self):
+        """Which pairs this run writes, finds or restores; the ledger is read, not written."""
+        result, bid, restore = self.result, self.bid, self.restore
+        missing = [pid for pid, _rate in self.modem_list
+                   if not os.path.isdir(outbox.folder(self.spool_dir, pid, "outbox"))]
+        if missing and not self.scheduled:
+            why = ("the outbox of modem(s) %s does not exist under %s: configure the gateway "
+                   "first (role sms_gateway)" % (", ".join(missing), self.spool_dir))
+            if not self.check_mode:
+                raise BlastError("blast %s: nothing enqueued: %s" % (bid, why), result)
+            self.notices.append(why)
+        if self.scheduled:
+            self.pairs = self._fresh_pairs()
+            try:
+                with Ledger(self.ledger_path, readonly=True) as book_of_record:
+                    result["ledger_id"] = book_of_record.ledger_id()
+            except (LedgerError, sqlite3.Error):
+                result["ledger_id"] = None
+            return
+        with self._guard():
+            book = self.book_of_record = Ledger(self.ledger_path, readonly=self.check_mode)
+            ledger_id = result["ledger_id"] = book.ledger_id()
+            row = book.blast(bid)
+            if row is not None and row["signature_sha256"] != self.sig_sha:
+                raise BlastError(
+                    "blast %s refused, nothing enqueued: it was planned on %s with another "
+                    "signature; a blast is never changed once sent, a correction is a new "
+                    "blast" % (bid, row["planned_at"]), result)
+            if row is None and restore is not None and restore.get("pairs"):
+                # A rebuilt gateway: the control node saw these go out through it.
+                self.restored = self.pairs = restored_pairs(bid, restore)
+                self.ledger_writes.append(("restore", self._ledger_row(
+                    self.pairs, restore.get("planned_at") or self.pairs[0]["planned_at"]), self.pairs))
+                result["planned_at"] = restore.get("planned_at")
+                self.already = len(self.pairs)
+            elif row is None and restore is not None and not (
+                    restore.get("ledger_id") and restore["ledger_id"] == ledger_id):
+                raise BlastError(
+                    "blast %s refused, nothing enqueued: the control node claimed it for this "
+                    "gateway on %s, but the record of its recipients never came back (the "
+                    "gateway stopped before it did), and this ledger (%s) is not the one it "
+                    "was handed to (%s): it may have gone out already, so it is never sent "
+                    "again. If the old gateway's sent folders show it did not go out, the "
+                    "Ketua approves it again under a new id" % (
+                        bid, restore.get("claimed_at"), ledger_id or "none yet",
+                        restore.get("ledger_id") or "unknown"), result)
+            elif row is None:
+                self.pairs = self.to_write = self._fresh_pairs()
+                self.ledger_writes.append(("plan", self._ledger_row(self.pairs, self.now_iso), self.pairs))
+            else:
+                result["planned"] = True
+                self.pairs = book.pairs(bid)
+                result["planned_at"] = row["planned_at"]
+                pending = [p for p in self.pairs if p["enqueued_at"] is None]
+                self.already = len(self.pairs) - len(pending)
+                for pair in pending:
+                    if outbox.where(self.spool_dir, pair["phone_id"], pair["file"]):
+                        self.recovered.append(pair)
+                    else:
+                        self.to_write.append(pair)
+                orphans = [p for p in self.to_write if p["phone_id"] not in self.rates]
+                if orphans:
+                    moves = list(zip([p["user_id"] for p in orphans], assign(len(orphans), self.modem_list)))
+                    for pair, (_uid, pid) in zip(orphans, moves):
+                        self.notices.append("%s was planned on modem %s, which is no longer configured: "
+                                            "moved to %s" % (pair["user_id"], pair["phone_id"], pid))
+                        pair["phone_id"] = pid
+                    self.ledger_writes.append(("reassign", moves))
+        self._planned = time.perf_counter()
+
+    @property
+    def changes(self):
+        """Whether an apply would change the gateway (write, mark or restore anything)."""
+        return bool(not self.scheduled and (self.to_write or self.recovered or self.restored))
+
+    # -- apply ---------------------------------------------------------------------------
+
+    def apply(self):
+        """Write the ledger, the files, then mark the pairs: the exactly-once protocol."""
+        book, bid = self.book_of_record, self.bid
+        with self._guard():
+            for write in self.ledger_writes:
+                if write[0] == "restore":
+                    book.restore(write[1], write[2])
+                    self.result["planned"] = True
+                elif write[0] == "plan":
+                    book.plan(write[1], write[2])
+                    self.result["planned"] = True
+                else:
+                    book.reassign(bid, write[1])
+            by_modem = {}
+            for pair in self.to_write:
+                by_modem.setdefault(pair["phone_id"], []).append(pair["file"])
+            if self.to_write:
+                outbox.write(self.spool_dir, by_modem, outbox.content(self.blast["text"]))
+            self._wrote = time.perf_counter()
+            if self.to_write or self.recovered:
+                book.mark_enqueued(bid, self.now_iso)
+            self.written = self.to_write
+            self.record_pairs()
+
+    def record_pairs(self):
+        """What the control node records: every pair as the ledger now holds it."""
+        if self.book_of_record is None or self.check_mode:
+            return
+        with self._guard():
+            self.result["pairs"] = [{"user_id": p["user_id"], "phone_id": p["phone_id"], "file": p["file"],
+                                     "planned_at": p["planned_at"], "enqueued_at": p["enqueued_at"]}
+                                    for p in self.book_of_record.pairs(self.bid)]
+
+    def _guard(self):
+        return _LedgerGuard(self)
+
+    def close(self):
+        if self.book_of_record is not None:
+            self.book_of_record.close()
+            self.book_of_record = None
+
+    # -- the result ----------------------------------------------------------------------
+
+    def summary(self, diff=False):
+        """The module's result (the same keys in check mode, with what would happen)."""
+        result, bid, pairs, check_mode = self.result, self.bid, self.pairs, self.check_mode
+        segments, info = self.info["segments"], self.info
+        if not self.scheduled:
+            end = time.perf_counter()
+            planned = getattr(self, "_planned", end)
+            wrote = getattr(self, "_wrote", planned)
+            result["timing"] = {"check": round(self._checked - self._started, 4),
+                                "plan": round(planned - self._checked, 4),
+                                "write": round(wrote - planned, 4),
+                                "mark": round(end - wrote, 4)}
+        result.setdefault("planned_at", self.now_iso if not self.scheduled else None)
+        per_modem = {}
+        for pair in pairs:
+            entry = per_modem.setdefault(pair["phone_id"], {"recipients": 0, "sms": 0})
+            entry["recipients"] += 1
+            entry["sms"] += segments
+        for pid, entry in per_modem.items():
+            # The rate counts messages (outbox files): the role paces gammu-smsd to one file
+            # per main loop, whatever the number of segments of the file.
+            rate = self.rates.get(pid)
+            entry["rate_per_minute"] = rate
+            entry["minutes"] = round(entry["recipients"] / float(rate), 1) if rate else None
+        minutes = [e["minutes"] for e in per_modem.values() if e["minutes"] is not None]
+        total_sms = segments * len(pairs)
+        result.update(
+            recipients=[{"id": p["user_id"], "phone": mask(p["phone"]), "phone_id": p["phone_id"]}
+                        for p in pairs],
+            recipient_count=len(pairs),
+            total_sms=total_sms,
+            per_modem=per_modem,
+            estimated_minutes=max(minutes) if minutes else 0.0,
+            enqueued=0 if self.scheduled else len(self.to_write),
+            recovered=len(self.recovered),
+            restored=len(self.restored),
+            already_enqueued=self.already,
+            files=[p["file"] for p in (self.written if not check_mode else self.to_write)],
+            notices=self.notices,
+        )
+        result["changed"] = self.changes
+        if self.scheduled:
+            result["msg"] = ("blast %s is scheduled: not before %s (now %s); nothing enqueued"
+                             % (bid, result["send_after"], self.now_iso))
+        elif self.restored:
+            result["msg"] = ("blast %s: %s %d recipients from the control node's record: it went out "
+                             "through this gateway before its ledger was lost; nothing is sent again"
+                             % (bid, "would restore" if check_mode else "restored", len(self.restored)))
         else:
-            result["expires"] = until.isoformat()
-            if moment > until:
-                problems.append("the approval expired at %s (now %s): an expired blast is never "
-                                "sent; the Ketua approves it again or it moves to blasts/archive/"
-                                "%s" % (until.isoformat(), now_iso,
-                                        _pending_note(ledger, spool_dir, bid)))
-    if problems:
-        raise BlastError("blast %s refused, nothing enqueued: %s" % (bid, "; ".join(problems)),
-                         result)
-    modem_list = normalise_modems(modems)
-    rates = dict(modem_list)
-    send_after = blast.get("send_after")
-    scheduled = False
-    if send_after is not None:
-        when = parse_time(send_after, "send_after")
-        scheduled = moment < when
-        result["send_after"] = when.isoformat()
-    result["scheduled"] = scheduled
-    sig_sha = signature_sha256(blast)
-    result["signature_sha256"] = sig_sha
-    checked = time.perf_counter()
-    text = blast["text"]
-    segments = info["segments"]
+            verb = "would enqueue" if check_mode else "enqueued"
+            result["msg"] = ("blast %s: %d recipients, %d SMS each (%s), %d SMS over %d modem(s), "
+                             "about %.1f min; %s %d now, %d found already in the spool, %d enqueued "
+                             "before" % (bid, len(pairs), segments, info["encoding"], total_sms,
+                                         len(per_modem), result["estimated_minutes"], verb,
+                                         len(self.to_write), len(self.recovered), self.already))
+        if info["non_gsm_chars"]:
+            result["msg"] += "; UCS-2 because of " + describe_chars(info["non_gsm_chars"][:10])
+        if diff:
+            result["diff"] = make_diff(bid, pairs, self.to_write, per_modem, segments, info["encoding"])
+        return result
 
-    def fresh_pairs():
-        stamp = moment.strftime("%Y%m%d_%H%M%S")
-        placed = assign(len(users), modem_list)
-        return [{"blast_id": bid, "user_id": u["id"], "phone": u["phone"], "phone_id": pid,
-                 "file": outbox.file_name(stamp, u["phone"], bid, u["id"]),
-                 "planned_at": now_iso, "enqueued_at": None}
-                for u, pid in zip(users, placed)]
 
-    notices = []
-    missing = [pid for pid, _rate in modem_list
-               if not os.path.isdir(outbox.folder(spool_dir, pid, "outbox"))]
-    if missing and not scheduled:
-        why = ("the outbox of modem(s) %s does not exist under %s: configure the gateway "
-               "first (role sms_gateway)" % (", ".join(missing), spool_dir))
-        if not check_mode:
-            raise BlastError("blast %s: nothing enqueued: %s" % (bid, why), result)
-        notices.append(why)
-    written, to_write, recovered, restored, already = [], [], [], [], 0
-    if scheduled:
-        pairs = fresh_pairs()
-        try:
-            with Ledger(ledger, readonly=True) as book_of_record:
-                result["ledger_id"] = book_of_record.ledger_id()
-        except (LedgerError, sqlite3.Error):
-            result["ledger_id"] = None
-    else:
-        try:
-            with Ledger(ledger, readonly=check_mode) as book_of_record:
-                ledger_id = book_of_record.ledger_id()
-                result["ledger_id"] = ledger_id
-                row = book_of_record.blast(bid)
-                if row is not None and row["signature_sha256"] != sig_sha:
-                    raise BlastError(
-                        "blast %s refused, nothing enqueued: it was planned on %s with another "
-                        "signature; a blast is never changed once sent, a correction is a new "
-                        "blast" % (bid, row["planned_at"]), result)
-                if row is None and restore is not None and restore.get("pairs"):
-                    # A rebuilt gateway: the control node saw these go out through it.
-                    restored = restored_pairs(bid, restore)
-                    pairs = restored
-                    if not check_mode:
-                        book_of_record.restore({
-                            "blast_id": bid, "signature_sha256": sig_sha, "text": text,
-                            "segments": segments, "encoding": info["encoding"],
-                            "recipients": len(pairs),
-                            "planned_at": restore.get("planned_at") or pairs[0]["planned_at"]},
-                            pairs)
-                        result["planned"] = True
-                    result["planned_at"] = restore.get("planned_at")
-                    already = len(pairs)
-                elif row is None and restore is not None and not (
-                        restore.get("ledger_id") and restore["ledger_id"] == ledger_id):
-                    raise BlastError(
-                        "blast %s refused, nothing enqueued: the control node claimed it for this "
-                        "gateway on %s, but the record of its recipients never came back (the "
-                        "gateway stopped before it did), and this ledger (%s) is not the one it "
-                        "was handed to (%s): it may have gone out already, so it is never sent "
-                        "again. If the old gateway's sent folders show it did not go out, the "
-                        "Ketua approves it again under a new id" % (
-                            bid, restore.get("claimed_at"), ledger_id or "none yet",
-                            restore.get("ledger_id") or "unknown"), result)
-                elif row is None:
-                    pairs = fresh_pairs()
-                    if not check_mode:
-                        book_of_record.plan({"blast_id": bid, "signature_sha256": sig_sha,
-                                             "text": text, "segments": segments,
-                                             "encoding": info["encoding"],
-                                             "recipients": len(pairs), "planned_at": now_iso},
-                                            pairs)
-                        result["planned"] = True
-                    to_write = pairs
-                else:
-                    result["planned"] = True
-                    pairs = book_of_record.pairs(bid)
-                    result["planned_at"] = row["planned_at"]
-                    pending = [p for p in pairs if p["enqueued_at"] is None]
-                    already = len(pairs) - len(pending)
-                    for pair in pending:
-                        if outbox.where(spool_dir, pair["phone_id"], pair["file"]):
-                            recovered.append(pair)
-                        else:
-                            to_write.append(pair)
-                    orphans = [p for p in to_write if p["phone_id"] not in rates]
-                    if orphans:
-                        moves = list(zip([p["user_id"] for p in orphans],
-                                         assign(len(orphans), modem_list)))
-                        for pair, (_uid, pid) in zip(orphans, moves):
-                            notices.append("%s was planned on modem %s, which is no longer "
-                                            "configured: moved to %s" % (pair["user_id"],
-                                                                        pair["phone_id"], pid))
-                            pair["phone_id"] = pid
-                        if not check_mode:
-                            book_of_record.reassign(bid, moves)
-                planned = time.perf_counter()
-                by_modem = {}
-                for pair in to_write:
-                    by_modem.setdefault(pair["phone_id"], []).append(pair["file"])
-                if not check_mode:
-                    if to_write:
-                        outbox.write(spool_dir, by_modem, outbox.content(text))
-                    wrote = time.perf_counter()
-                    if to_write or recovered:
-                        book_of_record.mark_enqueued(bid, now_iso)
-                    written = to_write
-                    # What the control node records: every pair as the ledger now holds it.
-                    result["pairs"] = [{"user_id": p["user_id"], "phone_id": p["phone_id"],
-                                        "file": p["file"], "planned_at": p["planned_at"],
-                                        "enqueued_at": p["enqueued_at"]}
-                                       for p in book_of_record.pairs(bid)]
-                else:
-                    wrote = time.perf_counter()
-                result["timing"] = {"check": round(checked - started, 4),
-                                    "plan": round(planned - checked, 4),
-                                    "write": round(wrote - planned, 4),
-                                    "mark": round(time.perf_counter() - wrote, 4)}
-        except (LedgerError, sqlite3.Error) as exc:
+class _LedgerGuard:
+    """The ledger's and the file system's failures as refusals a re-run completes."""
+
+    def __init__(self, work):
+        self.work = work
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, _tb):
+        if kind is None or not issubclass(kind, (LedgerError, sqlite3.Error, OSError)):
+            return False
+        self.work.close()
+        bid, result = self.work.bid, self.work.result
+        if issubclass(kind, (LedgerError, sqlite3.Error)):
             raise BlastError("blast %s: the ledger %s failed, nothing more enqueued (a re-run "
-                             "completes the blast, exactly once): %s" % (bid, ledger, exc), result)
-        except OSError as exc:
-            raise BlastError("blast %s: stopped by a file system error (a re-run completes it, "
-                             "exactly once): %s" % (bid, exc), result)
+                             "completes the blast, exactly once): %s" % (bid, self.work.ledger_path, exc), result)
+        raise BlastError("blast %s: stopped by a file system error (a re-run completes it, "
+                         "exactly once): %s" % (bid, exc), result)
 
-    result.setdefault("planned_at", now_iso if not scheduled else None)
-    per_modem = {}
-    for pair in pairs:
-        entry = per_modem.setdefault(pair["phone_id"], {"recipients": 0, "sms": 0})
-        entry["recipients"] += 1
-        entry["sms"] += segments
-    for pid, entry in per_modem.items():
-        # The rate counts messages (outbox files): the role paces gammu-smsd to one file
-        # per main loop, whatever the number of segments of the file.
-        rate = rates.get(pid)
-        entry["rate_per_minute"] = rate
-        entry["minutes"] = round(entry["recipients"] / float(rate), 1) if rate else None
-    minutes = [e["minutes"] for e in per_modem.values() if e["minutes"] is not None]
-    total_sms = segments * len(pairs)
-    result.update(
-        recipients=[{"id": p["user_id"], "phone": mask(p["phone"]), "phone_id": p["phone_id"]}
-                    for p in pairs],
-        recipient_count=len(pairs),
-        total_sms=total_sms,
-        per_modem=per_modem,
-        estimated_minutes=max(minutes) if minutes else 0.0,
-        enqueued=0 if scheduled else len(to_write),
-        recovered=len(recovered),
-        restored=len(restored),
-        already_enqueued=already,
-        files=[p["file"] for p in (written if not check_mode else to_write)],
-        notices=notices,
-    )
-    result["changed"] = bool(not scheduled and (to_write or recovered or restored))
-    if scheduled:
-        result["msg"] = ("blast %s is scheduled: not before %s (now %s); nothing enqueued"
-                         % (bid, result["send_after"], now_iso))
-    elif restored:
-        result["msg"] = ("blast %s: %s %d recipients from the control node's record: it went out "
-                         "through this gateway before its ledger was lost; nothing is sent again"
-                         % (bid, "would restore" if check_mode else "restored", len(restored)))
-    else:
-        verb = "would enqueue" if check_mode else "enqueued"
-        result["msg"] = ("blast %s: %d recipients, %d SMS each (%s), %d SMS over %d modem(s), "
-                         "about %.1f min; %s %d now, %d found already in the spool, %d enqueued "
-                         "before" % (bid, len(pairs), segments, info["encoding"], total_sms,
-                                     len(per_modem), result["estimated_minutes"], verb,
-                                     len(to_write), len(recovered), already))
-    if info["non_gsm_chars"]:
-        result["msg"] += "; UCS-2 because of " + describe_chars(info["non_gsm_chars"][:10])
-    if diff:
-        result["diff"] = make_diff(bid, pairs, to_write, per_modem, segments, info["encoding"])
-    return result
+
+def run(blast_text, allowed_signers, originators, phonebook, spool_dir, ledger,
+        modems, max_segments, now=None, check_mode=False, diff=False, restore=None):
+    """Check, plan, write and mark in-process (benchmarks, tests); return the module's result,
+    raise BlastError on refusal."""
+    work = BlastRun(blast_text, allowed_signers, originators, phonebook, spool_dir, ledger, modems,
+                    max_segments, now=now, check_mode=check_mode, restore=restore)
+    try:
+        work.check()
+        work.plan()
+        if work.changes and not check_mode:
+            work.apply()
+        else:
+            work.record_pairs()
+        return work.summary(diff=diff)
+    finally:
+        work.close()
 
 
 def make_diff(bid, pairs, to_write, per_modem, segments, encoding):

@@ -5,13 +5,13 @@ one transaction over all the pairs of a blast, never one per recipient. A run
 holds an exclusive lock (``<ledger>.lock``, flock) from reading the ledger to
 marking the pairs, so two runs never write the same file twice.
 """
-import errno
-import fcntl
 import os
 import sqlite3
-import time
 import uuid
 from urllib.parse import quote
+
+from ansible.module_utils.city import fsutil
+from ansible.module_utils.city.errors import ToolkitError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blasts (
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS meta (
 PAIR_COLUMNS = ("blast_id", "user_id", "phone", "phone_id", "file", "planned_at", "enqueued_at")
 
 
-class LedgerError(Exception):
+class LedgerError(ToolkitError):
     pass
 
 
@@ -83,23 +83,10 @@ class Ledger:
 
     @staticmethod
     def _take_lock(path, timeout, owner):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        if owner is not None:
-            os.fchown(fd, owner[0], owner[1])
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise LedgerError("another sms_blast run holds %s for more than %d s"
-                                  % (path, timeout))
-            time.sleep(0.1)
+        try:
+            return fsutil.flock(path, wait=timeout, owner=owner)
+        except fsutil.LockTimeout:
+            raise LedgerError("another sms_blast run holds %s for more than %d s" % (path, timeout))
 
     def close(self):
         if self.db is not None:

@@ -14,6 +14,7 @@ import sqlite3
 from urllib.parse import quote
 
 from ansible.module_utils.city.sms.ledger import Ledger
+from ansible.module_utils.city.errors import ToolkitError
 
 FOLDERS = (("sent", "sent"), ("error", "failed"), ("outbox", "pending"))
 STATES = ("sent", "failed", "pending", "missing")
@@ -29,7 +30,7 @@ NO_KEYWORD = "(none)"
 NO_AGENCY = "(no agency)"
 
 
-class RecapError(Exception):
+class RecapError(ToolkitError):
     pass
 
 
@@ -312,7 +313,7 @@ def _cell(value):
 
 
 def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for dummy in header) + "|"]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return lines
 

@@ -19,11 +19,13 @@ SQLite, WAL, ``synchronous=FULL``; every write is one ``BEGIN IMMEDIATE`` transa
 so the plays of several gateways (forks) serialise here. Check mode opens it read-only.
 """
 import datetime
-import fcntl
 import os
 import sqlite3
 import uuid
 from urllib.parse import quote
+
+from ansible.module_utils.city import fsutil
+from ansible.module_utils.city.errors import ToolkitError
 
 FILE_NAME = "sms-blasts.sqlite3"
 
@@ -60,7 +62,7 @@ CLAIM_COLUMNS = ("blast_id", "signature_sha256", "gateway", "claimed_at", "claim
 PAIR_COLUMNS = ("user_id", "phone_id", "file", "planned_at", "enqueued_at")
 
 
-class SpentError(Exception):
+class SpentError(ToolkitError):
     """A refusal: the blast is not to be sent through this gateway (now or ever)."""
 
 
@@ -92,17 +94,13 @@ class SpentLedger:
         # Creating the file, switching it to WAL and creating the tables upgrade locks
         # SQLite does not wait for (it answers "locked" at once): the forks of a run do it
         # one after the other. Claims and records then wait in BEGIN IMMEDIATE.
-        lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with fsutil.locked(path + ".lock"):
             created = not os.path.exists(path)
             self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
             if created:
                 os.chmod(path, 0o640)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
-        finally:
-            os.close(lock)
         self.db.execute("PRAGMA synchronous=FULL")
 
     def close(self):

@@ -44,7 +44,7 @@ def password(length=PASSWORD_LENGTH):
     """Letters and digits, at least one of each class."""
     alphabet = "".join(PASSWORD_CLASSES)
     while True:
-        value = "".join(secrets.choice(alphabet) for _ in range(length))
+        value = "".join(secrets.choice(alphabet) for dummy in range(length))
         if all(any(c in cls for c in value) for cls in PASSWORD_CLASSES):
             return value
 
@@ -55,7 +55,7 @@ def tsig_secret():
 
 
 def sim_pin():
-    return "".join(secrets.choice(string.digits) for _ in range(4))
+    return "".join(secrets.choice(string.digits) for dummy in range(4))
 
 
 # name -> (vault id, what, generator). A mapping's generator returns a dict of values.
@@ -195,7 +195,7 @@ def main(argv=None):
     values = dict(existing)
     for name in added:
         values[name] = SECRETS[name][2]()
-    for name, (vault_id, _, generate) in SECRETS.items():
+    for name, (vault_id, unused_description, generate) in SECRETS.items():
         if isinstance(values[name], dict):  # a modem added to the generator gets a PIN
             for key, value in generate().items():
                 if key not in values[name]:

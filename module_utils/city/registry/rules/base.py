@@ -39,9 +39,9 @@ def run_rules(ctx):
         try:
             for problem in item.func(ctx):
                 found.append(Finding(problem.severity or item.severity, item.id,
-                                        item.requirement, ctx.display(problem.file),
-                                        problem.path, problem.message, problem.fix,
-                                        at=problem.at))
+                                     item.requirement, ctx.display(problem.file),
+                                     problem.path, problem.message, problem.fix,
+                                     at=problem.at))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Usually a shape the schema already rejected. Fail closed all the same: a
             # rule that could not run must never let a registry through.

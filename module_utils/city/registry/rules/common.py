@@ -17,6 +17,8 @@ AG, PE = "agencies.yml", "people.yml"
 # a value not of this shape is the schema's error, never also a rule's.
 AGENCY_CODE = re.compile(r"[A-Z][A-Z0-9-]{1,31}\Z")
 PERSON_ID = re.compile(r"(?:[0-9]{18}|[a-z][a-z0-9-]{2,63})\Z")
+
+
 def is_nip(value):
     """An 18-digit string (the shape of a NIP), without a regular expression: most ids are."""
     return len(value) == 18 and value.isascii() and value.isdigit()
@@ -28,6 +30,8 @@ def _person_id(value):
 
 def _agency_code(value):
     return AGENCY_CODE.match(value) is not None
+
+
 LEFT = ("retired", "moved", "stopped", "deceased")
 
 

@@ -183,13 +183,13 @@ class _PoolView:
             else:
                 nets.append((net, position, item))
         self._overlaps(nets)
-        self.networks = [net for net, _, _ in nets]
+        self.networks = [net for net, unused_position, unused_item in nets]
         self.reserved = self._ranges("reserved")
         self.shared = self._ranges("shared")
         collapsed = [n for version in (4, 6) for n in ipaddress.collapse_addresses(
             [net for net in self.networks if net.version == version])]
-        self.pool = Pool(collapsed, reserved=[t for t, _ in self.reserved],
-                         shared=[t for t, _ in self.shared]) if collapsed else None
+        self.pool = Pool(collapsed, reserved=[t for t, unused_position in self.reserved],
+                         shared=[t for t, unused_position in self.shared]) if collapsed else None
 
     def _items(self, key):
         items = self.entry.get(key)
@@ -208,7 +208,7 @@ class _PoolView:
             self.problems.append(Problem(
                 F, path, "%s %s of pool %s is not a network: expected an address, a slash and a "
                 "prefix length, such as 192.0.2.0/24 or 2001:db8::/48" % (what, shown(item),
-                                                                           self.name),
+                                                                          self.name),
                 "write the network in CIDR notation%s" % (
                     ", e.g. %s for the address alone" % net if net is not None else "")))
             return None
@@ -278,7 +278,7 @@ class _PoolView:
             return self.pool.is_shared(address)
         value = int(address)
         return any(version == address.version and first <= value <= last
-                   for _, (first, last, version) in self.shared)
+                   for unused_range, (first, last, version) in self.shared)
 
     def describe(self, limit=4):
         nets = [str(n) for n in self.networks]
@@ -346,7 +346,7 @@ def decree_problem(ctx, text, who):
     if not any(folded == w.casefold() or folded.startswith(w.casefold() + " ")
                for w in ISSUERS[who][1]):
         return "is a decision of %s, not of %s: expected %s" % (shown(said), ISSUERS[who][0],
-                                                               form)
+                                                                form)
     if names and folded not in names:
         return "names the issuer %s, not %s: expected %s" % (shown(said), issuer, form)
     if not names and folded in (w.casefold() for w in ISSUERS[who][1]):
@@ -377,7 +377,7 @@ def _example_decree(ctx, who):
     if key not in memo:
         memo[key] = None
         if who == "mayor":
-            candidates = (sub.get("decree") for _, sub in _subdomains(ctx))
+            candidates = (sub.get("decree") for unused_index, sub in _subdomains(ctx))
         else:
             candidates = (ctx.section(F, "domain").get("officer_decree"),)
         for text in candidates:
@@ -490,7 +490,7 @@ def subdomain_decrees(ctx):
         example = _example_decree(ctx, "mayor")
         yield Problem(F, ("subdomains", sindex, "decree"),
                       "the decree of subdomain %s, %s, %s" % (shown(sub.get("name")),
-                                                               shown(text), why),
+                                                              shown(text), why),
                       "write the reference of the mayor's decree whose list holds this "
                       "subdomain%s; a name that no signed decree lists yet is not registered"
                       % (", as the other subdomains do: %s" % shown(example, 80)
@@ -654,11 +654,11 @@ def suspension(ctx):
                           "restore the records it had when it was suspended (git log -p "
                           "domain.yml shows them); if it is not to come back, set status: "
                           "deactivated")
-    pools = [entry for _, entry in ctx.entries(F, "pools")]
+    pools = [entry for unused_index, entry in ctx.entries(F, "pools")]
     # No pool at all, or a target of the wrong shape, is the schema's error.
     if not suspended or not pools or any("suspension_target" in e for e in pools):
         return
-    names = [shown(sub.get("name")) for _, sub in suspended]
+    names = [shown(sub.get("name")) for unused_index, sub in suspended]
     yield Problem(F, ("subdomains", suspended[0][0], "status"),
                   "%s %s %s suspended, but no pool has a suspension_target for %s to point at"
                   % ("subdomain" if len(names) == 1 else "subdomains",
@@ -744,7 +744,7 @@ def address_used_twice(ctx):
             continue
         owner = rec.holder
         if address in first and first[address][0] != owner:
-            _, other, other_path = first[address]
+            unused_owner, other, other_path = first[address]
             here = _entry_name(rec)
             yield Problem(F, rec.path + ("value",), "%s, %s, is also the address of %s (line "
                           "%d): outside the pool's shared addresses an address serves one name"
@@ -796,7 +796,7 @@ def host_targets(ctx):
         if _target(rec, domain) is False:
             yield Problem(F, rec.path + ("value",), "%s points outside %s, to %s: the city's "
                           "names are served from the city's servers" % (rec.where, domain,
-                                                                       shown(rec.value)),
+                                                                        shown(rec.value)),
                           "point it at a host under %s%s" % (
                               domain, ", or record an exception approved by the communication "
                               "agency (D4)" if rec.sub is not None else ""))
@@ -903,7 +903,7 @@ def _defined_names(ctx):
     memo = _memo(ctx)
     if "names" not in memo:
         names, complete = {"": None}, True
-        for _, sub in _subdomains(ctx):
+        for unused_index, sub in _subdomains(ctx):
             label = _label(sub)
             if label is None:
                 complete = False
@@ -925,7 +925,7 @@ def target_names(ctx):
     if domain is None:
         return
     names, complete = _defined_names(ctx)
-    deactivated = {_label(sub): sub for _, sub in _subdomains(ctx)
+    deactivated = {_label(sub): sub for unused_index, sub in _subdomains(ctx)
                    if sub.get("status") == "deactivated" and _label(sub)}
     cnames, hosts = {}, []
     for rec in _records(ctx):
@@ -1018,7 +1018,7 @@ def nameserver_addresses(ctx):
         return
     addressed = {rec.owner for rec in _records(ctx) if rec.type in FAMILY
                  and rec.owner is not None and rec.status == "active"}
-    subs = {_label(sub): sub for _, sub in _subdomains(ctx) if _label(sub)}
+    subs = {_label(sub): sub for unused_index, sub in _subdomains(ctx) if _label(sub)}
     servers = ctx.section(F, "domain").get("nameservers")
     for index, ns in enumerate(servers if isinstance(servers, list) else ()):
         if not isinstance(ns, str) or not _NAMESERVER.match(ns) \

@@ -121,7 +121,7 @@ def agency_accounts(ctx):
         owner = acc.get("owner")
         if acc.get("kind") != "agency" or _agency(ctx, owner) is None:
             continue
-        local, _ = _split(acc.get("address"), addresses)
+        local, unused_domain = _split(acc.get("address"), addresses)
         expected = ctx.mail_name(owner)
         if local is not None and local.lower() != expected:
             yield Problem(F, ("accounts", index, "address"),
@@ -182,7 +182,7 @@ def position_accounts(ctx):
                               str(k) for k in templates))),
                           "use one of those, or add the position and its address there")
             continue
-        local, _ = _split(acc.get("address"), addresses)
+        local, unused_domain = _split(acc.get("address"), addresses)
         template, owner = templates[position], acc.get("owner")
         if local is None or not isinstance(template, str) or (
                 "{agency}" in template and _agency(ctx, owner) is None):
@@ -263,7 +263,7 @@ def head_accounts(ctx):
         accounts = [(i, acc) for i, acc in all_of if _counts(acc)]
         if not accounts:
             gone = ("; its account %s is %s" % (shown(all_of[0][1].get("address")),
-                                                 all_of[0][1].get("status"))) if all_of else ""
+                                                all_of[0][1].get("status"))) if all_of else ""
             template = templates.get(position)
             address = ("%s@%s" % (template.replace("{agency}", ctx.mail_name(code)),
                                   ctx.main_domain)
@@ -278,7 +278,7 @@ def head_accounts(ctx):
                               and all_of[0][1].get("status") == "deactivated" else "",
                               address, code, position, head))
             continue
-        holders = [acc.get("holder") for _, acc in accounts]
+        holders = [acc.get("holder") for unused_index, acc in accounts]
         if head in holders or not all(people.well_formed(h) for h in holders):
             continue  # a missing or malformed holder is the schema's error
         first, acc = accounts[0]
@@ -306,7 +306,7 @@ def personal_accounts(ctx):
             continue
         holder = acc.get("holder")
         person = ctx.people.get(holder) if isinstance(holder, str) else None
-        local, _ = _split(acc.get("address"), addresses)
+        local, unused_domain = _split(acc.get("address"), addresses)
         if person is None or local is None:
             continue
         if person.get("kind") == "non-asn":
@@ -351,7 +351,7 @@ def event_accounts(ctx):
     for index, acc in _accounts(ctx):
         if acc.get("kind") != "event":
             continue
-        local, _ = _split(acc.get("address"), addresses)
+        local, unused_domain = _split(acc.get("address"), addresses)
         if local is not None and local.lower() in names:
             yield Problem(F, ("accounts", index, "address"),
                           "event account %s takes the address of the agency account of %s; an "
@@ -365,7 +365,7 @@ def event_accounts(ctx):
 def agency_admin(ctx):
     # Position accounts are run by their holders and personal ones by Kepegawaian:
     # only the agency's own account needs an admin.
-    owners = {acc.get("owner") for _, acc in _accounts(ctx)
+    owners = {acc.get("owner") for unused_index, acc in _accounts(ctx)
               if acc.get("status") == "active" and acc.get("kind") == "agency"
               and isinstance(acc.get("owner"), str)}
     for index, agency in ctx.entries(AG, "agencies"):
@@ -543,7 +543,7 @@ def _handover_recipients(ctx):
     event account; accounts not deleted (a deactivated one is created locked, with a
     password, and comes back by reactivation with it)."""
     out = {}
-    for _, acc in _accounts(ctx):
+    for unused_index, acc in _accounts(ctx):
         if acc.get("status") not in STATUSES or acc.get("status") == "deleted" or \
                 acc.get("kind") not in KINDS:
             continue

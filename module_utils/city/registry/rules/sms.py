@@ -155,7 +155,7 @@ def trust_anchor(ctx):
         yield Problem(ctx.approval_root_source, (), why,
                       "pin the Ketua and the keys in inventory/<env>/%s as %s: {ketua, keys} "
                       "(docs/security.md)" % (approval_trust.ROOT_FILE,
-                                                           approval_trust.ROOT_VAR))
+                                              approval_trust.ROOT_VAR))
         return
     if trust.problem is not None:
         index, field, message = trust.problem
@@ -394,7 +394,7 @@ def users(ctx):
             for gindex, group in enumerate(groups):
                 if isinstance(group, str) and group not in known_groups:
                     yield reference(U, ("users", index, "groups", gindex), group, known_groups,
-                                     "group", "sms.yml groups")
+                                    "group", "sms.yml groups")
         if person is not None and person.get("status") in LEFT and (
                 user.get("status") == "registered"):
             yield Problem(U, ("users", index, "status"), "user %s is registered, but %s has "
@@ -410,7 +410,7 @@ def _blast(ctx, relname):
 
 
 def _registered(ctx):
-    return [u for _, u in ctx.entries(U, "users") if u.get("status") == "registered"]
+    return [u for unused_index, u in ctx.entries(U, "users") if u.get("status") == "registered"]
 
 
 @rule("REG-BLAST-ID", "REG", "A blast's id is unique, in blasts/ and its archive, and names its file")
@@ -438,7 +438,7 @@ def blast_ids(ctx):
 
 @rule("S1-ORIGINATOR", "S1", "A blast comes from an originator of sms.yml")
 def blast_originator(ctx):
-    allowed = {e.get("person") for _, e in ctx.entries(F, "originators")
+    allowed = {e.get("person") for unused_index, e in ctx.entries(F, "originators")
                if isinstance(e.get("person"), str)}
     for relname in ctx.active_blast_files:
         blast = _blast(ctx, relname)
@@ -589,7 +589,7 @@ def blast_expiry(ctx):
 
 @rule("S8-GATEWAY", "S8", "A blast goes out through a gateway of sms.yml")
 def blast_gateway(ctx):
-    names = [g.get("name") for _, g in ctx.entries(F, "gateways") if isinstance(g.get("name"), str)]
+    names = [g.get("name") for unused_index, g in ctx.entries(F, "gateways") if isinstance(g.get("name"), str)]
     for relname in ctx.active_blast_files:
         blast = _blast(ctx, relname)
         gateway = blast.get("gateway") if blast else None

@@ -157,7 +157,7 @@ def main():
         changed = user.extend.standard.modify_password(alice, ALICE_PW, ALICE_NEW_PW)
         check("A user changes its own password", changed is True, user.result)
         ok_new, why_new = binds(alice, ALICE_NEW_PW)
-        ok_old, _ = binds(alice, ALICE_PW)
+        ok_old, unused_why_old = binds(alice, ALICE_PW)
         check("The new password binds, the old one no longer", ok_new and not ok_old, why_new)
         # A session bound before the lock (this one) can change nothing after it.
         toolkit.modify(alice, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [DEACTIVATED])]})
@@ -183,7 +183,7 @@ def main():
           ok and len(find_mail(mailserver, "molecule-bob@" + DOMAIN)) == 1, why)
 
     # --- ppolicy lockout after pwdMaxFailure wrong passwords (bounded)
-    for _ in range(MAX_FAILURE):
+    for dummy in range(MAX_FAILURE):
         binds(bob, WRONG_PW)
     ok, why = binds(bob, BOB_PW)
     check("After %d wrong passwords the right one is refused (lockout)" % MAX_FAILURE, not ok, why)

@@ -1,0 +1,248 @@
+"""The mail services: the registry's accounts in the directory, warnings of unused
+accounts (E10), and the directory read for the reports."""
+import datetime
+import os
+
+from ansible.module_utils.city.errors import ToolkitError
+from ansible.module_utils.city.mail import connection
+from ansible.module_utils.city.service.base import Service, Task
+from ansible.module_utils.city.service.change import Change
+from ansible.module_utils.city.service.plan import Plan, Threshold
+
+REGISTRY_FILES = ("mail", "agencies", "people", "domain")
+
+
+def load_registry(registry_dir, names=REGISTRY_FILES):
+    """{name: data} of the registry's ``names``.yml; a file that does not load is a ToolkitError."""
+    from ansible.module_utils.city.registry.loader import load_file
+    try:
+        return {name: load_file(os.path.join(registry_dir, name + ".yml")).data for name in names}
+    except Exception as exc:  # the validation play reports registry problems in detail
+        raise ToolkitError("cannot read the registry in %s: %s (run the validation first)" % (registry_dir, exc))
+
+
+def handover_keys(people_doc):
+    """{person id: [public key lines]} of people.yml (public keys: not secrets)."""
+    out = {}
+    for person in people_doc.get("people") or []:
+        keys = person.get("handover_keys") if isinstance(person, dict) else None
+        if isinstance(person, dict) and isinstance(keys, list):
+            out[str(person.get("id"))] = [k for k in keys if isinstance(k, str)]
+    return out
+
+
+class _DirectoryWork:
+    """Mixin: the connection options and the directory they open."""
+
+    requirements = "ldap3 and PyYAML"
+    libraries = ("ldap3", "yaml")
+
+    @classmethod
+    def spec(cls):
+        spec = super().spec()
+        for name, option in connection.CONNECTION_ARGUMENTS.items():
+            spec.setdefault(name, dict(option))
+        return spec
+
+    def directory(self):
+        from ansible.module_utils.city.mail.directory import Directory
+        timeout = self.params.get("timeout")
+        return connection.directory_from(Directory, self.params, **({"timeout": timeout} if timeout else {}))
+
+
+def _operation_change(op):
+    """An LDAP operation of the plan as a :class:`Change`: never a secret."""
+    from ansible.module_utils.city.mail.plan import DEACTIVATE, DELETE
+    shown = op.as_dict()
+    after = dict(shown.get("changes") or {})
+    for key in ("ticket", "password", "handover_to"):
+        # The password is the note that one is handed over, never a value; handover_to
+        # is the one person who can open it (Pasal 35): part of the review.
+        if shown.get(key):
+            after[key] = shown[key]
+    return Change(op.account.address, op.action, shown.get("before") or {}, after,
+                  risky=op.action in (DEACTIVATE, DELETE), subject=op)
+
+
+class MailAccounts(_DirectoryWork, Service):
+    name = "mail_accounts"
+    section = ("Mail accounts",
+               "accounts to create, modify, deactivate, reactivate, reset or delete (E1-E11)", "Account")
+    requirements = "ldap3 and PyYAML"
+    max_change_ratio = 0.1
+    argument_spec = dict(
+        registry_dir=dict(type="path", required=True),
+        base=dict(type="str"),
+        handover_dir=dict(type="path", required=True),
+        archive_dir=dict(type="path", required=True),
+        window=dict(type="int", default=8),
+        timeout=dict(type="float", default=30),
+    )
+
+    def desired(self):
+        from ansible.module_utils.city.mail.desired import desired_accounts, suffix_of
+        self.docs = load_registry(self.params["registry_dir"])
+        try:
+            domain = self.docs["domain"]["domain"]["name"]
+        except (KeyError, TypeError) as exc:
+            raise ToolkitError("cannot read the registry in %s: %s (run the validation first)"
+                               % (self.params["registry_dir"], exc))
+        self.base = self.params["base"] or "ou=accounts," + suffix_of(domain)
+        self.result.update(plan={}, operations=[], handover_files=[], archives=[])
+        return desired_accounts(self.docs["mail"], self.docs["agencies"], self.docs["people"], domain, self.base)
+
+    def target(self):
+        return "%s on %s" % (self.base, self.params["uri"])
+
+    def read(self):
+        self.connection = self.directory()
+        return self.connection.read(self.base)
+
+    def plan(self, desired, current):
+        from ansible.module_utils.city.mail.plan import CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE, RESET
+        from ansible.module_utils.city.mail.plan import make_plan
+        self.ops = make_plan(desired, current)
+        managed = sum(1 for address in current if address in desired)
+        return Plan([_operation_change(op) for op in self.ops], managed=managed,
+                    actions=(CREATE, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE))
+
+    def threshold(self):
+        return Threshold(self.params["max_change_ratio"], "accounts", verb="deactivates or deletes")
+
+    def report(self, plan):
+        return {"plan": plan.counts(), "operations": [op.as_dict() for op in self.ops]}
+
+    def diff(self, plan):
+        return plan.diff("directory (accounts the registry owns, before)", "directory (after)")
+
+    def apply(self, plan):
+        from ansible.module_utils.city.mail import handover
+        from ansible.module_utils.city.mail.directory import new_password
+        from ansible.module_utils.city.mail.plan import CREATE, DELETE, RESET
+        p = self.params
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        passwords, credentials = {}, {}
+        for op in self.ops:
+            if op.action in (CREATE, RESET):
+                passwords[id(op)] = new_password()
+                credentials.setdefault(op.account.recipient, []).append({
+                    "address": op.account.address, "agency": op.account.owner, "password": passwords[id(op)],
+                    "reason": "new account" if op.action == CREATE else "reset", "ticket": op.ticket})
+        if credentials:
+            try:
+                import pyrage  # noqa: F401 - checked before anything is written
+            except ImportError:
+                from ansible.module_utils.basic import missing_required_lib
+                raise ToolkitError(missing_required_lib("pyrage") + " (nothing applied)")
+        # Written before any password is set: a crash afterwards loses none.
+        self.result["handover_files"] = handover.write(p["handover_dir"], stamp, credentials,
+                                                       handover_keys(self.docs["people"]))
+        for op in self.ops:
+            if op.action == DELETE:
+                self.result["archives"].append(self.connection.archive(op.dn, p["archive_dir"], stamp))
+        try:
+            done, failures = self.connection.apply(self.ops, passwords, p["window"])
+        except ToolkitError:
+            for change in plan.changes:
+                change.status = "failed"  # a lost connection: none is known to have applied
+            raise
+        if not failures:
+            return
+        refused = {id(op) for op, _why in failures}
+        for change in plan.changes:
+            change.status = "failed" if id(change.subject) in refused else "ok"
+        self.result["failures"] = [{"address": op.account.address, "dn": op.dn, "action": op.action,
+                                    "reason": why} for op, why in failures]
+        self.result["city"]["changes"] = plan.records()
+        raise ToolkitError("%d of %d operations were refused (the others were applied): %s" % (
+            len(failures), len(self.ops), "; ".join(
+                "%s %s: %s" % (f["action"], f["address"], f["reason"]) for f in self.result["failures"][:10])))
+
+
+class MailUnused(_DirectoryWork, Service):
+    name = "mail_unused"
+    section = ("Warnings for unused mail accounts", "warnings to queue (E10)", "Warning")
+    argument_spec = dict(
+        registry_dir=dict(type="path", required=True), base=dict(type="str"), days=dict(type="int"),
+        spool_dir=dict(type="path", required=True), sender=dict(type="str"), today=dict(type="str"))
+    timing = False
+
+    threshold = None  # warnings are added, never changed or deleted: no share to exceed
+
+    def admins_by_agency(self):
+        """Agency code -> the mail address of its admin (their own account, else the agency's)."""
+        accounts = [a for a in self.docs["mail"].get("accounts") or [] if a.get("status") == "active"]
+        by_holder = {a.get("holder"): a["address"] for a in accounts if a.get("kind") == "personal"}
+        by_agency = {a.get("owner"): a["address"] for a in accounts if a.get("kind") == "agency"}
+        out = {}
+        for agency in self.docs["agencies"].get("agencies") or []:
+            address = by_holder.get(agency.get("mail_admin")) or by_agency.get(agency.get("code"))
+            if address:
+                out[agency["code"]] = address
+        return out
+
+    def desired(self):
+        from ansible.module_utils.city.mail.desired import suffix_of
+        p = self.params
+        self.docs = load_registry(p["registry_dir"], ("city", "domain", "agencies", "mail"))
+        domain = self.docs["domain"]["domain"]["name"]
+        self.days = p["days"] or int(self.docs["city"]["policy"]["mail"]["unused_warning_days"])
+        self.now = datetime.datetime.now(datetime.timezone.utc)
+        if p["today"]:
+            self.now = datetime.datetime.combine(datetime.date.fromisoformat(p["today"]), datetime.time(12),
+                                                 tzinfo=datetime.timezone.utc)
+        self.admins = self.admins_by_agency()
+        self.sender = p["sender"] or self.admins.get(self.docs["city"]["roles"]["communication_agency"],
+                                                     "postmaster@" + domain)
+        self.base = p["base"] or "ou=accounts," + suffix_of(domain)
+        return self.days
+
+    def target(self):
+        return "warnings of %s in %s" % (self.base, self.params["spool_dir"])
+
+    def read(self):
+        from ansible.module_utils.city.mail.unused import read_usage, unused
+        self.rows = unused(read_usage(self.directory(), self.base), self.now, self.days)
+        return self.rows
+
+    def _spool(self, check_mode):
+        from ansible.module_utils.city.mail.unused import spool_warnings
+        try:
+            return spool_warnings(self.rows, self.params["spool_dir"], self.now.strftime("%Y-%m"), self.sender,
+                                  self.admins, self.days, self.now, check_mode=check_mode)
+        except ValueError as exc:  # a uid that cannot name a file in the spool
+            raise ToolkitError(str(exc))
+
+    def plan(self, desired, current):
+        return Plan([Change(path.rsplit("/", 1)[-1], "queue-warning", None, {"file": path})
+                     for path in self._spool(check_mode=True)], actions=("queue-warning",))
+
+    def report(self, plan):
+        return {"queued": [c.after["file"] for c in plan.changes], "days": self.days, "unused": [
+            {"address": r["address"], "agency": r["ou"], "last_used": r["last_used"].strftime("%Y-%m-%d")}
+            for r in self.rows]}
+
+    def apply(self, plan):
+        self.result["queued"] = self._spool(check_mode=False)
+
+
+class MailInventory(_DirectoryWork, Task):
+    """Every account of the directory with its last use and lock, for the reports."""
+
+    name = "mail_inventory"
+    requirements = "ldap3"
+    libraries = ("ldap3",)
+    argument_spec = dict(base=dict(type="str", required=True), timeout=dict(type="int", default=10))
+
+    def run(self):
+        from ansible.module_utils.city.mail.unused import read_usage
+        read_at = datetime.datetime.now(datetime.timezone.utc)
+        usage = read_usage(self.directory(), self.params["base"])
+        accounts = sorted(({"address": u["address"], "uid": u["uid"], "ou": u["ou"],
+                            "last_used": u["last_used"].isoformat() if u["last_used"] else None,
+                            "locked": u["locked"]} for u in usage), key=lambda a: a["address"])
+        self.result.update(accounts=accounts, count=len(accounts), base=self.params["base"],
+                           read_at=read_at.isoformat(timespec="seconds"))
+        self.result["state"] = {"base": self.params["base"], "accounts": accounts,
+                                "taken_at": self.result["read_at"]}
+        return self.result

@@ -1,0 +1,1 @@
+"""Shared machinery of the toolkit's modules: their base, progress of long work."""
