@@ -25,6 +25,10 @@ def test_unused_accounts_are_reported_and_warned_once(slapd, registry, apply_mai
     assert "setda@bekasikota.go.id" in addresses and "supardi.wiryo@bekasikota.go.id" not in addresses
     assert len(result["queued"]) == len(result["unused"]) and result["changed"]
     assert sorted(result["queued"]) == sorted(preview["queued"]), "the check-mode plan is what the run queues"
+    # The plan names each warning by its file, not the control node's spool: a plan made
+    # with another spool directory is the same plan.
+    assert sorted(c["after"]["file"] for c in preview["city"]["changes"]) == sorted(
+        q.rsplit("/", 1)[-1] for q in preview["queued"])
     warning = email.message_from_bytes(open([q for q in result["queued"] if "-setda.eml" in q][0], "rb").read())
     assert warning["To"] == "setda@bekasikota.go.id" and warning["Cc"], "copied to the agency's admin"
     again = run(slapd, registry, spool, later)

@@ -214,11 +214,13 @@ class MailUnused(_DirectoryWork, Service):
             raise ToolkitError(str(exc))
 
     def plan(self, desired, current):
-        return Plan([Change(path.rsplit("/", 1)[-1], "queue-warning", None, {"file": path})
-                     for path in self._spool(check_mode=True)], actions=("queue-warning",))
+        # The file's name, not its path: the spool is the control node's setting, not the change.
+        self.paths = self._spool(check_mode=True)
+        return Plan([Change(os.path.basename(path), "queue-warning", None, {"file": os.path.basename(path)})
+                     for path in self.paths], actions=("queue-warning",))
 
     def report(self, plan):
-        return {"queued": [c.after["file"] for c in plan.changes], "days": self.days, "unused": [
+        return {"queued": list(self.paths), "days": self.days, "unused": [
             {"address": r["address"], "agency": r["ou"], "last_used": r["last_used"].strftime("%Y-%m-%d")}
             for r in self.rows]}
 

@@ -33,13 +33,9 @@ _IDENTITY = ("module", "host", "target", "object")
 # A run id (run_info.new_run_id) inside a task name or an item label: a generic task's
 # object is its name, which must not make two plans of the same change differ.
 _RUN_ID = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{8}\b")
-# Fields of before/after that name a file on the control node, reduced to the file's
-# name (the spool directory is configuration of the control node, the name is the change).
-_LOCAL_PATHS = {"mail_unused": ("file",)}
-# The part of a plan (plan_doc.PARTS, skipped with --skip-tags) each module belongs to;
-# None: every plan covers it. Modules not named here are server configuration.
-_ALWAYS_PLANNED = ("dns_zone", "mail_accounts", "mail_unused", "sms_blast_claim")
-_PART = {"sms_blast": "city_sms_blast"}
+# A task that is none of the toolkit's modules configures a server: the part a plan skips
+# with --skip-tags city_server. The toolkit's modules name their part themselves (the
+# ``part`` of their section in the plan, service/base.py; None: every plan covers it).
 SERVER_PART = "city_server"
 SHORT = 70
 
@@ -66,10 +62,6 @@ def _reduce(record, fields):
         value = record.get(field)
         if field == "object" and isinstance(value, str):
             value = _RUN_ID.sub("<run>", value)
-        if field in ("before", "after") and isinstance(value, dict):
-            local = _LOCAL_PATHS.get(record.get("module"), ())
-            value = {k: (v.rsplit("/", 1)[-1] if k in local and isinstance(v, str) else v)
-                     for k, v in value.items()}
         out[field] = value
     # mask() again: a record a module builds itself at apply time is compared masked,
     # as the plan holds it (masking a masked value changes nothing).
@@ -185,11 +177,15 @@ def load_reviewed(path, what="the reviewed plan"):
     return doc
 
 
-def part_of(module):
-    """The tag of the plan's part (plan_doc.PARTS) ``module`` belongs to; None: always planned."""
-    if module in _ALWAYS_PLANNED:
-        return None
-    return _PART.get(module, SERVER_PART)
+def part_of(module, sections=None):
+    """The tag of the plan's part (plan_doc.PARTS) ``module`` belongs to; None: always planned.
+
+    ``sections``: the plan's ``sections``, where each of the toolkit's modules names its part.
+    """
+    section = (sections or {}).get(module)
+    if isinstance(section, dict):
+        return section.get("part")
+    return SERVER_PART
 
 
 def _left_out(doc):
@@ -198,7 +194,7 @@ def _left_out(doc):
 
 def covers(doc, module):
     """Whether the plan ``doc`` planned what ``module`` changes (its part was not skipped)."""
-    return part_of(module) not in _left_out(doc)
+    return part_of(module, doc.get("sections")) not in _left_out(doc)
 
 
 def section(doc, module, target=None):
@@ -233,7 +229,9 @@ def compare(reviewed, now, limit=20):
     Returns ``(same, lines)``: the checksums compared, then the differences, or what is not compared.
     """
     skipped = _left_out(reviewed) | _left_out(now)
-    chosen = [[r for r in doc["changes"] if part_of(r["module"]) not in skipped] for doc in (reviewed, now)]
+    sections = dict(reviewed.get("sections") or {}, **(now.get("sections") or {}))
+    chosen = [[r for r in doc["changes"] if part_of(r["module"], sections) not in skipped]
+              for doc in (reviewed, now)]
     sums = [checksum(c) for c in chosen]
     lines = ["reviewed plan: %s (run %s)" % (sums[0], reviewed.get("run")),
              "plan now:      %s (run %s)" % (sums[1], now.get("run"))]

@@ -67,6 +67,7 @@ class Service(Task):
     """Bring a server to the registry's state: desired, read, plan, apply."""
 
     section = ("", "", "")  # (title, what it lists, its objects) of the plan document's section
+    part = None  # the tag (plan_doc.PARTS) of the plan's part that covers it; None: every plan
     max_change_ratio = 0.25
     timing = True
 
@@ -143,7 +144,8 @@ class Service(Task):
         self.result.setdefault("city", {})
         self.result["city"].update({
             "module": self.name, "target": self.target(),
-            "section": {"title": self.section[0], "what": self.section[1], "object": self.section[2]},
+            "section": {"title": self.section[0], "what": self.section[1], "object": self.section[2],
+                        "part": self.part},
             "changes": plan.records(), "counts": plan.counts(), "checksum": plan.checksum(),
             "notes": list(self.notes(plan))})
         if self.diff_mode and plan:
