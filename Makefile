@@ -55,7 +55,7 @@ lab-down: install
 # (bin/plan-check) and refuses, naming what differs, before anything is applied.
 site: install
 	@if [ "$(INVENTORY)" = inventory/lab ]; then ansible-playbook -i $(INVENTORY) playbooks/lab.yml; fi
-	$(if $(PLAN),scripts/apply-reviewed --inventory $(INVENTORY) $(PLAN),ansible-playbook -i $(INVENTORY) playbooks/site.yml)
+	$(if $(PLAN),scripts/apply-reviewed --inventory '$(INVENTORY)' '$(PLAN)',ansible-playbook -i $(INVENTORY) playbooks/site.yml)
 	ansible-playbook -i $(INVENTORY) playbooks/plan.yml --check --diff
 	ansible-playbook -i $(INVENTORY) playbooks/report.yml
 	@echo

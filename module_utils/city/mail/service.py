@@ -198,7 +198,8 @@ class MailUnused(_DirectoryWork, Service):
         return self.days
 
     def target(self):
-        return "warnings of %s in %s" % (self.base, self.params["spool_dir"])
+        # Not the spool directory: the control node's setting, not what is reviewed.
+        return "unused-account warnings of %s" % self.base
 
     def read(self):
         from ansible.module_utils.city.mail.unused import read_usage, unused
