@@ -15,8 +15,9 @@ Two kinds of work:
   target, section, changes, counts, checksum, notes), which the callback plugin, the
   plan document, the audit trail and the reports read without knowing the module.
 
-The services import their libraries (dnspython, ldap3, PyYAML) inside their methods,
-so a missing library is reported by name (:func:`run`), never as a traceback.
+The module_utils guard their imports of third-party libraries (dnspython, ldap3,
+PyYAML, ...) and each task names the ones it needs (``libraries``): a missing one is
+reported by name before anything runs (:func:`run`), never as a traceback.
 """
 import importlib.util
 import time
