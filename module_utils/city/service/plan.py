@@ -68,22 +68,13 @@ class Plan:
                            for r in self.records()], sort_keys=True, ensure_ascii=False, default=str)
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def diff(self, before_header="before", after_header="after", lines=None):
-        """Before/after texts for Ansible's --diff, one block per change.
-
-        ``lines(change, side)`` gives a change's lines of one side; by default its
-        ``before``/``after`` as text lines, headed by the action and object.
-        """
+    def diff(self, before_header="before", after_header="after"):
+        """Before/after texts for Ansible's --diff: each change headed by its action and object."""
         before, after = [], []
         for change in self.changes:
-            if lines is not None:
-                before.extend(lines(change, "before"))
-                after.extend(lines(change, "after"))
-                continue
             head = "# %s %s" % (change.action, change.object)
-            b, a = text_lines(mask(change.before)), text_lines(mask(change.after))
-            before.extend([head] + b)
-            after.extend([head] + a)
+            before.extend([head] + text_lines(mask(change.before)))
+            after.extend([head] + text_lines(mask(change.after)))
         return {"before": "\n".join(before) + ("\n" if before else ""),
                 "after": "\n".join(after) + ("\n" if after else ""),
                 "before_header": before_header, "after_header": after_header}
