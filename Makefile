@@ -109,7 +109,7 @@ test: install lint sanity molecule
 # Every benchmark, each printing its table (about an hour: the mail one hashes
 # 40,000 argon2 passwords). One alone: make bench BENCHES=bench/dns_bench.py
 BENCHES ?= bench/validate_bench.py bench/dns_bench.py bench/mail_bench.py bench/handover_bench.py bench/sms_bench.py \
-  bench/plan_bench.py
+  bench/plan_bench.py bench/mail_delivery_bench.py
 bench: install
 	@rc=0; for b in $(BENCHES); do echo "== $$b"; python $$b || rc=1; done; exit $$rc
 
@@ -124,3 +124,4 @@ molecule: install lab-image
 	cd roles/dns_server && molecule test
 	cd roles/ldap_directory && molecule test
 	cd roles/sms_gateway && molecule test
+	cd roles/mail_server && molecule test

@@ -15,9 +15,13 @@ description:
     overwritten; the failure names the conflicting names, and a re-run converges.
   - "Ownership: the registry owns the record sets of types A, AAAA, CNAME, MX, TXT, SRV
     and CAA at or below every subdomain it lists (whatever its status), and at the main
-    domain and the names of its C(apex.records). It never touches SOA, NS or DNSSEC
+    domain and the names of its C(apex.records), and with a C(domain.mail) block at C(_dmarc),
+    the mail services' SRV names and every name under C(_domainkey). It never touches SOA, NS or DNSSEC
     records, names under a label listed in O(unmanaged_labels) (C(_acme-challenge) by
     default), or names the registry does not mention."
+  - "The main domain's mail records come from C(domain.mail): one MX per exchanger, the SPF
+    TXT record, a DKIM TXT record per selector (the key from O(dkim_public_keys)), the DMARC TXT
+    record at C(_dmarc) and the SRV records of the mail services (RFC 6186)."
   - "Subdomain status: C(active) publishes its records; C(suspended) (D7) replaces them by
     the pool's suspension target at the subdomain's name (its records stay in the
     registry and come back unchanged); C(deactivated) removes them."
@@ -83,6 +87,21 @@ options:
     description: Largest UPDATE message to send, in bytes (TCP allows 65535).
     type: int
     default: 60000
+  dkim_public_keys:
+    description:
+      - DKIM public keys of the main domain, selector -> base64 of the DER SubjectPublicKeyInfo
+        (C(vault_mail_dkim_private_key | dkim_public_key)), from the inventory variable
+        C(city_mail__dkim_public_keys); never from the registry, so that an edit of the registry
+        chooses which selectors are published (C(domain.mail.dkim.selectors)), not the keys.
+      - Each key must be RSA of 2048 to 8192 bits or Ed25519; any other value fails the module
+        before the zone is read. A selector the registry names without a key here fails the
+        module, naming the variable to set; a key for a selector the registry does not name is
+        not published, and the plan says so in a note.
+      - "Published as C(<selector>._domainkey) TXT C(v=DKIM1; k=rsa; p=...) (for Ed25519,
+        C(k=ed25519) and the bare 32-byte key, RFC 8463), in strings of at most 255 bytes."
+      - Not given, the module plans no DKIM record and leaves the names under C(_domainkey)
+        as they are (a note says so); C(playbooks/dns.yml) always gives it.
+    type: dict
 requirements:
   - dnspython >= 2.4
   - PyYAML
@@ -99,6 +118,15 @@ EXAMPLES = r"""
     port: 15353
     key_name: toolkit-update
     key_secret: "{{ vault_dns_tsig_secret }}"
+
+- name: Apply the registry with the main domain's DKIM key, derived from the vault's private key
+  dns_zone:
+    registry_dir: inventory/registry
+    server: 192.0.2.53
+    key_name: toolkit-update
+    key_secret: "{{ vault_dns_tsig_secret }}"
+    dkim_public_keys:
+      city2026: "{{ vault_mail_dkim_private_key | dkim_public_key }}"
 
 - name: Show what would change, record by record
   dns_zone:

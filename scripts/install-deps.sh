@@ -17,6 +17,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks what kind of mail server this is; the toolkit's role configures it,
+  # so the package gets no configuration of its own.
+  echo 'postfix postfix/main_mailer_type select No configuration' | $sudo debconf-set-selections
+  # The packages' own services (named, slapd, postfix, dovecot) must not start on this
+  # machine: the tests run their own on loopback ports. A policy-rc.d that denies
+  # starts is put in place for the install only, unless one is already there.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f "$policy"' EXIT
+  fi
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

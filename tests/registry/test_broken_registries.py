@@ -425,7 +425,8 @@ def test_every_rule_has_a_broken_registry():
     import importlib
     from ansible.module_utils.city.registry.rules.base import RULES
     tested = {p.values[1] for p in CASES} | {p.values[1] for p in WARNING_CASES}
-    for name in ("test_domain_rules", "test_sms_rules", "test_mail_rules", "test_secrets_scan"):
+    for name in ("test_domain_rules", "test_sms_rules", "test_mail_rules", "test_secrets_scan",
+                 "test_mail_dns_rules"):
         tested |= {p.values[1] for p in getattr(importlib.import_module(name), "CASES", ())}
     untested = [r.id for r in RULES if not any(re.fullmatch(t, r.id) for t in tested)]
     assert not untested

@@ -26,8 +26,10 @@ DECREE = "Keputusan Wali Kota Bekasi Nomor 500.05/Kep.215-Diskominfostandi/V/202
 DINKES_DECREE = ("  - name: dinkes\n    owner: DINKES\n    kind: agency\n    decree: %s\n" % DECREE)
 OFFICER_DECREE = ('officer_decree: "Keputusan Sekretaris Daerah Kota Bekasi Nomor '
                   '555/Kep.41-Setda/II/2024"')
-APEX_MX = "      - {type: MX, priority: 10, value: mail.bekasikota.go.id.}"
-APEX_SPF = '      - {type: TXT, value: "v=spf1 mx -all"}'
+# The main domain's mail records come from domain.mail (rules/mail_dns.py): the MX and SRV
+# cases below are a subdomain's own.
+DINKES_MX = "      - {type: MX, priority: 10, value: mail.bekasikota.go.id.}"
+APEX_CAA = "      - {type: CAA, flags: 0, tag: issue, value: letsencrypt.org}"
 DISDIK_WWW = "      - {name: www, type: CNAME, value: disdik.bekasikota.go.id.}"
 SUSPENDED = ("    status: suspended\n    description: Pameran produk daerah; ditangguhkan "
              "2026-08-14, konten komersial (Pasal 20 (3) d)\n    records:\n"
@@ -43,8 +45,8 @@ def decree(text):
 
 
 def apex(record):
-    """One more record at the apex, after the SPF record."""
-    return Edit(F, APEX_SPF, APEX_SPF + "\n      - " + record)
+    """One more record at the apex, after its first CAA record."""
+    return Edit(F, APEX_CAA, APEX_CAA + "\n      - " + record)
 
 
 def dinkes_www(value):
@@ -68,7 +70,7 @@ CASES = [
     case("d3-subdomain-collides-with-apex-name", apex("{name: dinkes, type: A, value: 192.0.2.78}"),
          "D3-LISTED", F, "  - name: dinkes\n"),
     # --- item 3: DNS record values by their type, sizes and targets
-    case("dns-mx-target-is-an-address", Edit(F, APEX_MX, APEX_MX.replace(
+    case("dns-mx-target-is-an-address", Edit(F, DINKES_A, DINKES_A + "\n" + DINKES_MX.replace(
         "mail.bekasikota.go.id.", "192.0.2.1")), "DNS-VALUE", F, "value: 192.0.2.1}"),
     case("dns-cname-target-is-an-address", dinkes_www("192.0.2.41."), "DNS-VALUE", F,
          "value: 192.0.2.41.}"),
@@ -82,7 +84,8 @@ CASES = [
                                               "{type: A, value: 127.0.0.1}"),
          "DNS-VALUE", F, "127.0.0.1"),
     case("dns-srv-name-without-service",
-         Edit(F, "{name: _imaps._tcp, type: SRV", "{name: imaps, type: SRV"),
+         Edit(F, DINKES_A, DINKES_A + "\n      - {name: imaps, type: SRV, priority: 0, weight: 1, "
+                 "port: 993, value: mail.bekasikota.go.id.}"),
          "DNS-VALUE", F, "{name: imaps, type: SRV"),
     case("dns-caa-iodef-not-a-url", Edit(F, 'tag: iodef, value: "mailto:diskominfostandi@',
                                          'tag: iodef, value: "diskominfostandi@'),
@@ -100,8 +103,8 @@ CASES = [
                             Edit(F, DISDIK_WWW, DISDIK_WWW.replace("disdik.bekasikota",
                                                                    "www.dinkes.bekasikota"))],
          "DNS-TARGET", F, "value: www.dinkes.bekasikota.go.id.}"),
-    case("dns-mx-to-an-alias", Edit(F, APEX_MX, APEX_MX.replace("mail.bekasikota.go.id.",
-                                                                 "webmail.mail.bekasikota.go.id.")),
+    case("dns-mx-to-an-alias", Edit(F, DINKES_A, DINKES_A + "\n" + DINKES_MX.replace(
+        "mail.bekasikota.go.id.", "webmail.mail.bekasikota.go.id.")),
          "DNS-TARGET", F, "value: webmail.mail.bekasikota.go.id.}"),
     case("dns-cname-beside-other-data",
          Edit(F, DINKES_WWW, DINKES_WWW + "\n      - {name: www, type: A, value: 192.0.2.41}"),
@@ -268,7 +271,7 @@ def test_the_officer_decree_is_a_decision_of_the_sekda(signed_registry, approval
 # --- item 2: names at the apex ---------------------------------------------------------
 
 def test_an_alias_of_the_main_domain_and_service_names_need_no_decree(signed_registry, approval):
-    # The example's apex holds www (a CNAME to the domain), _dmarc and SRV service names.
+    # The example's apex holds www (a CNAME to the domain); service names need no decree.
     edits = [apex("{name: web, type: CNAME, value: bekasikota.go.id.}"),
              apex('{name: _mta-sts, type: TXT, value: "v=STSv1; id=1"}')]
     assert _errors(signed_registry, approval, edits) == []

@@ -6,6 +6,10 @@ Ownership decides what the toolkit may change or delete in the zone:
   subdomain that the registry lists, whatever its status;
 * at the main domain itself and at the names its ``apex.records`` use, the RRsets of
   the managed types;
+* with a ``mail:`` block, the names it generates: ``_dmarc``, the SRV names of every mail
+  service it knows (``_submission._tcp``, ...) and every name under ``_domainkey`` (a key
+  rotated out of ``dkim.selectors`` is removed, not left behind) when the caller passes the
+  DKIM keys;
 * never a name with a label in ``unmanaged_labels`` (``_acme-challenge`` by default:
   certificate robots write there), never SOA, NS or DNSSEC records, never a name the
   registry does not mention (someone else's).
@@ -74,14 +78,86 @@ def make_rdata(record, origin):
     return dns.rdata.from_text(IN, rdtype, text, origin=origin, relativize=False)
 
 
+# The main domain's mail records (domain.mail): what each field renders.
+MAIL_SERVICES = {"submission": 587, "submissions": 465, "imap": 143, "imaps": 993, "pop3": 110,
+                 "pop3s": 995}  # RFC 6186, RFC 8314
+SPF_ALL = {"fail": "-all", "softfail": "~all"}
+DKIM_LABEL = "_domainkey"
+
+
+def mail_selectors(domain_doc):
+    """The DKIM selectors domain.mail names (a list, maybe empty)."""
+    mail = (domain_doc.get("domain") or {}).get("mail") or {}
+    return list((mail.get("dkim") or {}).get("selectors") or [])
+
+
+def mail_names(domain):
+    """Names (relative to the main domain) a ``domain.mail`` block publishes or owns, for
+    whoever attributes the zone's names to the registry's entries (the reports)."""
+    mail = domain.get("mail") if isinstance(domain, dict) else None
+    if not isinstance(mail, dict):
+        return []
+    names = ["_dmarc"] + ["_%s._tcp" % service for service in MAIL_SERVICES]
+    selectors = (mail.get("dkim") or {}).get("selectors") if isinstance(mail.get("dkim"), dict) else None
+    return names + ["%s.%s" % (s, DKIM_LABEL) for s in selectors or [] if isinstance(s, str)]
+
+
+def spf_text(spf):
+    return " ".join(["v=spf1"] + [str(m) for m in spf.get("mechanisms") or []] + [SPF_ALL[spf["all"]]])
+
+
+def dmarc_text(dmarc):
+    """The DMARC record: v and p first (RFC 7489 section 6.4), then the optional tags."""
+    tags = [("v", "DMARC1"), ("p", dmarc["policy"])]
+    if dmarc.get("subdomain_policy"):
+        tags.append(("sp", dmarc["subdomain_policy"]))
+    if dmarc.get("percent") not in (None, 100):
+        tags.append(("pct", str(int(dmarc["percent"]))))
+    alignment = dmarc.get("alignment") or {}
+    for tag, key in (("adkim", "dkim"), ("aspf", "spf")):
+        if alignment.get(key):
+            tags.append((tag, alignment[key][0]))  # r or s
+    for tag, key in (("rua", "reports"), ("ruf", "failure_reports")):
+        if dmarc.get(key):
+            tags.append((tag, ",".join("mailto:%s" % address for address in dmarc[key])))
+    return "; ".join("%s=%s" % tag for tag in tags)
+
+
+def mail_records(mail, dkim_records=None):
+    """Registry-shaped records (name relative to the main domain) of a ``domain.mail`` block.
+
+    Hosts are relative to the main domain (the schema allows no other form), as make_rdata
+    reads them with the zone as origin.
+
+    ``dkim_records`` maps a selector to the text of its key record (dkim.key_record); a
+    selector without one is left out (the module refuses that case before it gets here).
+    """
+    out = [{"type": "MX", "priority": int(ex["priority"]), "value": str(ex["host"])}
+           for ex in mail.get("exchangers") or []]
+    if mail.get("spf"):
+        out.append({"type": "TXT", "value": spf_text(mail["spf"])})
+    for selector in (mail.get("dkim") or {}).get("selectors") or []:
+        if dkim_records and selector in dkim_records:
+            out.append({"name": "%s.%s" % (selector, DKIM_LABEL), "type": "TXT",
+                        "value": dkim_records[selector]})
+    if mail.get("dmarc"):
+        out.append({"name": "_dmarc", "type": "TXT", "value": dmarc_text(mail["dmarc"])})
+    for service, host in sorted((mail.get("services") or {}).items()):
+        out.append({"name": "_%s._tcp" % service, "type": "SRV", "priority": 0, "weight": 1,
+                    "port": MAIL_SERVICES[service], "value": str(host)})
+    return out
+
+
 class Ownership:
     """Decides whether the registry owns an RRset of the zone (see the module doc)."""
 
-    def __init__(self, zone, subdomain_labels, apex_names, unmanaged_labels):
+    def __init__(self, zone, subdomain_labels, apex_names, unmanaged_labels, subtrees=()):
         self.zone = zone
         self.subdomains = {dns.name.Name((label.lower(),)) for label in subdomain_labels}
         self.apex_names = set(apex_names) | {dns.name.empty}
         self.unmanaged = {label.lower().encode() for label in unmanaged_labels}
+        # Labels directly under the main domain whose whole subtree is owned (_domainkey).
+        self.subtrees = {label.lower().encode() for label in subtrees}
 
     def owns(self, name, rdtype):
         if rdtype not in MANAGED_TYPES:
@@ -94,11 +170,18 @@ class Ownership:
             return False
         if rel in self.apex_names:
             return True
+        if len(labels) >= 2 and labels[-1].lower() in self.subtrees:
+            return True
         return bool(labels) and dns.name.Name(labels[-1:]) in self.subdomains
 
 
-def desired_state(domain_doc, zone=None, unmanaged_labels=("_acme-challenge",)):
-    """(zone name, {(name, rdtype): RRset}, Ownership) from the parsed domain.yml."""
+def desired_state(domain_doc, zone=None, unmanaged_labels=("_acme-challenge",), dkim_records=None):
+    """(zone name, {(name, rdtype): RRset}, Ownership) from the parsed domain.yml.
+
+    ``dkim_records`` ({selector: key record text}, from the inventory) publishes the DKIM
+    keys of ``domain.mail``; without it (None: a report, a benchmark) no DKIM record is
+    generated and the ``_domainkey`` names are not owned, so nothing there is deleted.
+    """
     domain = domain_doc["domain"]
     zone = dns.name.from_text(zone or domain["name"])
     default_ttl = int(domain.get("default_ttl") or DEFAULT_TTL)
@@ -126,6 +209,18 @@ def desired_state(domain_doc, zone=None, unmanaged_labels=("_acme-challenge",)):
         name = absolute(record.get("name"), zone)
         apex_names.add(name.relativize(zone))
         put(name, record, default_ttl)
+    subtrees = ()
+    mail = domain.get("mail")
+    if mail:
+        mail_ttl = int(mail.get("ttl") or default_ttl)
+        # Every name the block can generate is owned, so a service or policy taken out of
+        # the block is deleted from the zone, not left behind.
+        apex_names.add(dns.name.from_text("_dmarc", origin=None))
+        apex_names.update(dns.name.from_text("_%s._tcp" % s, origin=None) for s in MAIL_SERVICES)
+        if dkim_records is not None:
+            subtrees = (DKIM_LABEL,)
+        for record in mail_records(mail, dkim_records):
+            put(absolute(record.get("name"), zone), record, mail_ttl)
     labels = []
     for sub in domain_doc.get("subdomains") or []:
         labels.append(sub["name"])
@@ -140,5 +235,5 @@ def desired_state(domain_doc, zone=None, unmanaged_labels=("_acme-challenge",)):
             # registry and come back unchanged when it is active again.
             for family, address in sorted(suspension.items()):
                 put(base, {"type": family, "value": address}, ttl)
-    owner = Ownership(zone, labels, apex_names, unmanaged_labels)
+    owner = Ownership(zone, labels, apex_names, unmanaged_labels, subtrees)
     return zone, want, owner

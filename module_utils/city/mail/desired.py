@@ -11,7 +11,7 @@ OBJECT_CLASSES = ("top", "inetOrgPerson")
 # The attributes the toolkit owns on an account; any other attribute (a mail
 # server's quota, the user's own telephoneNumber...) is left as it is.
 MANAGED = ("objectClass", "uid", "mail", "cn", "sn", "ou", "employeeType", "employeeNumber",
-           "title")
+           "title", "secretary")
 
 
 # Who receives an account's new or reset password (P17 Pasal 35, requirement E6): the
@@ -30,6 +30,23 @@ def recipient_of(account, agencies):
         agency = agencies.get(account.get("owner")) if isinstance(account.get("owner"), str) else None
         holder = agency.get("mail_admin") if isinstance(agency, dict) else None
     return holder if isinstance(holder, str) and holder else None
+
+
+def delegates_of(account, agencies, holders):
+    """Who else may send as ``account`` (P17 Pasal 35(2)-(3), 37(1)): the person ids whose own
+    accounts log in to send in its name. A position account: its holder (from their personal
+    accounts). The agency's own and event accounts: its e-mail officer (mail_admin) and its
+    head. ``holders``: {person id: [addresses of their accounts]}."""
+    if account.get("kind") == "position":
+        people = [account.get("holder")]
+    elif account.get("kind") in ("agency", "event"):
+        agency = agencies.get(account.get("owner")) if isinstance(account.get("owner"), str) else None
+        people = [agency.get("mail_admin"), agency.get("head")] if isinstance(agency, dict) else []
+    else:
+        return []
+    own = str(account.get("address", "")).lower()
+    return sorted({address for person in people if isinstance(person, str)
+                   for address in holders.get(person, ()) if address != own})
 
 
 def suffix_of(domain):
@@ -52,8 +69,14 @@ def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
     base = base or "ou=accounts," + suffix_of(domain)
     agencies = {a.get("code"): a for a in agencies_doc.get("agencies") or []}
     people = {p.get("id"): p for p in people_doc.get("people") or []}
+    accounts = [acc for acc in mail_doc.get("accounts") or [] if isinstance(acc, dict)]
+    # The accounts a person logs in with: their personal and position accounts still there.
+    holders = {}
+    for acc in accounts:
+        if acc.get("kind") in HOLDER_KINDS and acc.get("holder") and acc.get("status", ACTIVE) != DELETED:
+            holders.setdefault(str(acc["holder"]), []).append(str(acc["address"]).lower())
     out = {}
-    for acc in mail_doc.get("accounts") or []:
+    for acc in accounts:
         address = str(acc["address"]).lower()
         local = address.split("@", 1)[0]
         agency = agencies.get(acc.get("owner")) or {}
@@ -69,6 +92,8 @@ def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
             "employeeType": [str(acc.get("kind"))],
             "employeeNumber": [str(acc["holder"])] if acc.get("holder") else [],
             "title": [str(acc["position"])] if acc.get("kind") == "position" and acc.get("position") else [],
+            # Read by the mail servers (smtpd_sender_login_maps): who may send as this address.
+            "secretary": ["uid=%s,%s" % (d.split("@", 1)[0], base) for d in delegates_of(acc, agencies, holders)],
         }
         resets = [str(r["ticket"]) for r in acc.get("password_resets") or [] if isinstance(r, dict)]
         out[address] = Account("uid=%s,%s" % (local, base), address, acc.get("status", ACTIVE),

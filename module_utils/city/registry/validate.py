@@ -8,7 +8,7 @@ import os
 # Importing the rule modules registers their rules (their @rule decorators fill RULES), which
 # run_rules then walks: nothing here names them.
 from ansible.module_utils.city.registry.rules import (  # noqa: F401 pylint: disable=unused-import
-    common, domain, mail, sms)
+    common, domain, mail, mail_dns, sms)
 from ansible.module_utils.city.registry import secrets_scan
 from ansible.module_utils.city.registry import template_scan
 from ansible.module_utils.city.registry.context import Context

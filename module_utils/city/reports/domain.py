@@ -22,7 +22,7 @@ try:
 except ImportError:  # reported by name by the module base (service/base.py Task.libraries)
     pass
 
-from ansible.module_utils.city.dns.desired import desired_state
+from ansible.module_utils.city.dns.desired import desired_state, mail_names
 from ansible.module_utils.city.reports import snapshots as snaps
 from ansible.module_utils.city.reports import trail as trail_mod
 from ansible.module_utils.city.reports.city import agency_name, local, person_name
@@ -116,7 +116,7 @@ def build(ctx, trail, dns_snapshots, year, tz):
     domain = ctx.section("domain.yml", "domain")
     subdomains = [s for _i, s in ctx.entries("domain.yml", "subdomains") if isinstance(s.get("name"), str)]
     apex_names = [str(r.get("name") or "@") for r in (domain.get("apex") or {}).get("records") or []
-                  if isinstance(r, dict) and str(r.get("name") or "@") != "@"]
+                  if isinstance(r, dict) and str(r.get("name") or "@") != "@"] + mail_names(domain)
     attribution = Attribution(zone, [s["name"] for s in subdomains], apex_names)
     comm = ctx.roles.get("communication_agency")
     owners = {s["name"].lower(): s.get("owner") for s in subdomains}

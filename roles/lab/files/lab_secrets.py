@@ -16,6 +16,9 @@ Run by the lab role (tasks/secrets.yml) on every run, with the controller's Pyth
 * A file of an earlier version, encrypted whole with the single lab password (now
   the apply one), is rewritten in this form with the same values.
 * The file is replaced atomically, mode 0600, only when something changed.
+* A value of DERIVED is not a secret of its own: it is computed from a secret on every
+  run (the DKIM public key from the DKIM private key), so it always matches it, and is
+  rewritten only when it does not.
 
 Prints one JSON object: ``changed``, ``added`` (names), ``converted`` (an old file
 rewritten). Never prints a secret.
@@ -58,6 +61,24 @@ def sim_pin():
     return "".join(secrets.choice(string.digits) for dummy in range(4))
 
 
+def dkim_private_key():
+    """A new RSA 2048 key in PEM (PKCS#8, unencrypted: the vault encrypts it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+def dkim_public_key(private_pem):
+    """Base64 of the DER SubjectPublicKeyInfo, as the filter dkim_public_key computes it."""
+    from cryptography.hazmat.primitives import serialization
+    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+    der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode("ascii")
+
+
 # name -> (vault id, what, generator). A mapping's generator returns a dict of values.
 SECRETS = {
     "vault_dns_tsig_secret": ("apply", "TSIG key of the dynamic updates (base64 of 32 bytes, hmac-sha256)",
@@ -71,6 +92,17 @@ SECRETS = {
     "vault_ldap_reader_password": ("plan", "cn=reader, reads the accounts without passwords (plans, reports)",
                                    password),
     "vault_sms_sim_pins": ("apply", "SIM PIN per modem", lambda: {m: sim_pin() for m in MODEMS}),
+    "vault_mail_dkim_private_key": ("apply", "DKIM signing key of the main domain's mail (RSA 2048, PEM)",
+                                    dkim_private_key),
+}
+
+# name -> (vault id, what, the secret it is computed from, function of that secret's clear text).
+# The DKIM public key is published in DNS; the read-only plan (vault id plan alone) plans the
+# DKIM record with it, which it could not do through the apply-only private key.
+DERIVED = {
+    "vault_mail_dkim_public_key": ("plan", "public half of vault_mail_dkim_private_key (base64 DER "
+                                   "SubjectPublicKeyInfo), published in DNS; derived on every run",
+                                   "vault_mail_dkim_private_key", dkim_public_key),
 }
 
 
@@ -156,11 +188,11 @@ def render(values):
         lines.append("%s%s: !vault |" % (pad, name))
         lines.extend(" " * (depth + INDENT) + part.strip() for part in value.strip().splitlines())
 
-    for name in SECRETS:
-        what = SECRETS[name][1]
-        lines.append("# %s; vault id %s" % (what, SECRETS[name][0]))
-        emit(name, values[name], 0)
-    for name in sorted(set(values) - set(SECRETS)):  # someone's own additions stay
+    for table in (SECRETS, DERIVED):
+        for name in table:
+            lines.append("# %s; vault id %s" % (table[name][1], table[name][0]))
+            emit(name, values[name], 0)
+    for name in sorted(set(values) - set(SECRETS) - set(DERIVED)):  # someone's own additions stay
         emit(name, values[name], 0)
     return "\n".join(lines) + "\n"
 
@@ -202,7 +234,14 @@ def main(argv=None):
                     values[name][key] = value
                     added.append("%s.%s" % (name, key))
         values[name] = settle(values[name], vault_id, vault)
-    for name in set(values) - set(SECRETS):  # someone's own: kept, a clear text encrypted as apply
+    for name, (vault_id, unused_description, source, derive) in DERIVED.items():
+        plain = derive(vault.decrypt(values[source]))
+        old_value = values.get(name)
+        if not (isinstance(old_value, Blob) and blob_id(old_value) == vault_id
+                and vault.decrypt(old_value) == plain):
+            values[name] = vault.encrypt(plain, vault_id)
+            added.append(name)
+    for name in set(values) - set(SECRETS) - set(DERIVED):  # someone's own: kept, a clear text encrypted as apply
         values[name] = keep(values[name], vault)
     text = render(values)
     old = None
