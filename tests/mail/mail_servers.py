@@ -51,6 +51,12 @@ def mail_variables(work, slapd, **overrides):
         "mail_server__tls_dir": str(work / "tls"),
         "mail_server__mail_root": str(work / "mailboxes"),
         "mail_server__vmail_uid": MAIL_UID,
+        # The agenda (E8): the role's recorder as it is in the tree, its store under work,
+        # run as a user every Debian has (the role makes its own).
+        "mail_server__agenda_command": str(HERE.parent.parent / "roles" / "mail_server" / "files" / "agenda-record"),
+        "mail_server__agenda_store": str(work / "agenda"),
+        "mail_server__agenda_user": "nobody",
+        "mail_server__timezone": "Asia/Jakarta",
         # The network rule: nothing leaves 127.0.0.1, mail to another domain bounces.
         "mail_server__default_transport": "error:5.7.1 the tests deliver nothing outside 127.0.0.1",
     }
@@ -84,6 +90,10 @@ class MailServers:
         for sub in ("postfix-data", "queue"):
             (self.work / sub).mkdir(exist_ok=True)
         shutil.chown(self.work / "postfix-data", "postfix")
+        agenda = self.work / "agenda"
+        agenda.mkdir(exist_ok=True)
+        shutil.chown(agenda, "nobody", "nogroup")
+        os.chmod(agenda, 0o750)
         mailboxes = self.work / "mailboxes"
         mailboxes.mkdir(exist_ok=True)
         os.chown(mailboxes, MAIL_UID, MAIL_UID)

@@ -287,8 +287,10 @@ def decrypt(vault, env):
 
 
 def dns_args(state):
+    # The DKIM key as playbooks/dns.yml passes it (the lab's group_vars/all/mail.yml).
     return dict(server="127.0.0.1", port=state["named"].port, key_name="toolkit-update",
-                key_secret=state["secrets"]["vault_dns_tsig_secret"])
+                key_secret=state["secrets"]["vault_dns_tsig_secret"],
+                dkim_public_keys={"city2026": state["secrets"]["vault_mail_dkim_public_key"]})
 
 
 def txt(state, name):
