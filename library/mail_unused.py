@@ -11,8 +11,12 @@ description:
     lastbind; an account that never bound counts from its creation) with one paged search.
   - Returns the active accounts unused for O(days) or more, oldest first.
   - Queues one warning per account and period in O(spool_dir), to the account with the
-    agency's mail admin in copy, as RFC 5322 messages for the mail server to deliver.
-    A warning already queued for the period is not queued again; a queued one is never lost.
+    agency's mail admin in copy, as RFC 5322 messages for the mail server to deliver
+    (role mail_server's notice-deliver; playbooks/mail.yml hands them over).
+  - A warning queued for the period is marked in the spool's C(issued/) and not queued again,
+    even when its file was removed; a queued one is never lost. Its Message-ID is on the main
+    domain and the same if it is ever written again (C(<city-notice.unused.<period>.<uid>@<domain>>)),
+    so the mail server delivers it to a mailbox once.
 version_added: "1.0.0"
 author:
   - City infrastructure toolkit maintainers (!UNKNOWN)

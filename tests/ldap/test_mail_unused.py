@@ -33,3 +33,10 @@ def test_unused_accounts_are_reported_and_warned_once(slapd, registry, apply_mai
     assert warning["To"] == "setda@bekasikota.go.id" and warning["Cc"], "copied to the agency's admin"
     again = run(slapd, registry, spool, later)
     assert again["queued"] == [] and not again["changed"], "queued once per period"
+    assert warning["Message-ID"] == "<city-notice.unused.%s.setda@bekasikota.go.id>" % later[:7], \
+        "the same id on the main domain whoever writes it again"
+    # A delivery job that removes (or moves) what it delivered does not bring a warning back.
+    for queued in result["queued"]:
+        (spool / queued.rsplit("/", 1)[-1]).unlink()
+    emptied = run(slapd, registry, spool, later)
+    assert emptied["queued"] == [] and not emptied["changed"], "the spool's issued/ marks what was queued"

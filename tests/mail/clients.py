@@ -40,7 +40,10 @@ def send(servers, msg, sender=None, recipients=None, login=None, port=None, decl
     port = port or (servers.submission_port if login else servers.smtp_port)
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
         smtp.ehlo("client.test.invalid")
-        smtp.starttls(context=tls_context(servers.ca_file))
+        try:
+            smtp.starttls(context=tls_context(servers.ca_file))
+        except smtplib.SMTPResponseException as exc:
+            raise Refused("STARTTLS", exc.smtp_code, exc.smtp_error.decode(errors="replace"))
         smtp.ehlo("client.test.invalid")
         if login:
             try:

@@ -590,7 +590,7 @@ def test_unused_warnings_refuse_a_uid_that_leaves_the_spool(tmp_path):
     row = {"address": "x@bekasikota.go.id", "uid": "../../x", "ou": "DINKES",
            "last_used": now - datetime.timedelta(days=40), "locked": False}
     with pytest.raises(DestinationError):
-        unused.spool_warnings([row], str(tmp_path / "spool"), "2026-11", "noreply@b", {}, 30, now)
+        unused.spool_warnings([row], str(tmp_path / "spool"), "2026-11", "noreply@b", {}, 30, now, "b")
     assert _files_under(str(tmp_path)) == []
 
 

@@ -185,7 +185,7 @@ class MailUnused(_DirectoryWork, Service):
         from ansible.module_utils.city.mail.desired import suffix_of
         p = self.params
         self.docs = load_registry(p["registry_dir"], ("city", "domain", "agencies", "mail"))
-        domain = self.docs["domain"]["domain"]["name"]
+        domain = self.domain = self.docs["domain"]["domain"]["name"]
         self.days = p["days"] or int(self.docs["city"]["policy"]["mail"]["unused_warning_days"])
         self.now = datetime.datetime.now(datetime.timezone.utc)
         if p["today"]:
@@ -210,7 +210,7 @@ class MailUnused(_DirectoryWork, Service):
         from ansible.module_utils.city.mail.unused import spool_warnings
         try:
             return spool_warnings(self.rows, self.params["spool_dir"], self.now.strftime("%Y-%m"), self.sender,
-                                  self.admins, self.days, self.now, check_mode=check_mode)
+                                  self.admins, self.days, self.now, self.domain, check_mode=check_mode)
         except ValueError as exc:  # a uid that cannot name a file in the spool
             raise ToolkitError(str(exc))
 

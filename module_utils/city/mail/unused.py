@@ -3,8 +3,12 @@
 slapd records each successful bind in ``pwdLastSuccess`` (lastbind); an account that
 never bound counts from its ``createTimestamp``. A warning goes to the account, with
 the agency's mail admin in copy, as an RFC 5322 message in a spool directory that
-the mail server delivers from. Its file name is the period and the account, so a
-re-run in the same period queues nothing twice, and a written warning is never lost.
+the mail server delivers from (role mail_server, notice-deliver). Its file name is
+the period and the account, and a mark in the spool's ``issued/`` records it: a re-run
+in the same period queues nothing twice even when the delivery removed the file, and
+a written warning is never lost. Its Message-ID, on the main domain, is the same
+whoever writes it again (``<city-notice.unused.<period>.<uid>@<domain>>``): the mail
+server delivers one message of that id to a mailbox once (Dovecot's duplicate test).
 """
 import datetime
 import email.message
@@ -54,20 +58,32 @@ def unused(usage, now, days):
     return sorted(rows, key=lambda u: (u["last_used"], u["address"]))
 
 
-def spool_warnings(rows, spool_dir, period, sender, admins, days, now, check_mode=False):
+NOTICE_ID = "city-notice.%s.%s.%s@%s"
+
+
+def notice_id(kind, period, uid, domain):
+    """The Message-ID of the toolkit's notice ``kind`` to ``uid`` for ``period``."""
+    return "<%s>" % NOTICE_ID % (kind, period, uid, domain)
+
+
+def spool_warnings(rows, spool_dir, period, sender, admins, days, now, domain, check_mode=False):
     """Write one warning per account for ``period``; return the paths newly written.
 
     With ``check_mode`` nothing is written: the paths it would write are returned.
     """
+    issued = os.path.join(spool_dir, "issued")
     if not check_mode:
-        os.makedirs(spool_dir, mode=0o750, exist_ok=True)
+        os.makedirs(issued, mode=0o750, exist_ok=True)
     written = []
     for row in rows:
         # The uid is read from the directory, not the registry: one that would leave the
         # spool (a "/", "..") is refused rather than written elsewhere.
         path = destinations.path_inside(spool_dir, "%s-%s.eml" % (period, row["uid"]),
                                         field="uid of " + row["address"])
-        if os.path.exists(path):
+        mark = os.path.join(issued, os.path.basename(path))
+        if os.path.exists(mark) or os.path.exists(path):
+            if not check_mode and not os.path.exists(mark):
+                fsutil.atomic_write(mark, b"", mode=0o644)  # written before a crash: mark it now
             continue
         if check_mode:
             written.append(path)
@@ -78,7 +94,7 @@ def spool_warnings(rows, spool_dir, period, sender, admins, days, now, check_mod
         if admins.get(row["ou"]):
             msg["Cc"] = admins[row["ou"]]
         msg["Date"] = email.utils.format_datetime(now)
-        msg["Message-ID"] = email.utils.make_msgid(idstring="%s-%s" % (period, row["uid"]))
+        msg["Message-ID"] = notice_id("unused", period, row["uid"], domain)
         msg["Subject"] = "Peringatan: akun e-mail tidak digunakan selama %d hari" % days
         msg.set_content(
             "Akun %s tidak digunakan sejak %s (%d hari atau lebih).\n"
@@ -87,5 +103,8 @@ def spool_warnings(rows, spool_dir, period, sender, admins, days, now, check_mod
             "Silakan masuk (login) untuk tetap menggunakan akun ini.\n"
             % (row["address"], row["last_used"].strftime("%Y-%m-%d"), days))
         fsutil.atomic_write(path, bytes(msg), mode=0o644)  # a warning appears whole or not at all
+        # The mark after the message: a crash between them leaves a message to deliver
+        # (marked by the next run), never a mark without its message.
+        fsutil.atomic_write(mark, b"", mode=0o644)
         written.append(path)
     return written
