@@ -86,6 +86,12 @@ def main(cert, dkim_key):
         check("submission accepts the login's own mail", refused == {}, refused)
     check("the message is read over IMAP with the local part as login", read(context, "molecule"))
     check("the notice sent by notice-deliver arrived", read(context, "molecule-notice"))
+    imap = imaplib.IMAP4("127.0.0.1", IMAP, timeout=30)
+    imap.starttls(context)
+    imap.login("molecule-mail", PASSWORD)
+    quota = imap.getquotaroot("INBOX")
+    imap.logout()
+    check("the mailbox has its 50 MiB quota", b"51200)" in b" ".join(d for d in quota[1][1] if d), quota)
     raw = read(context, "molecule-dkim")
     header = email.message_from_bytes(raw or b"")["DKIM-Signature"] or ""
     check("submitted mail is signed by city2026", "s=city2026" in header.replace(" ", ""), header)
