@@ -282,7 +282,7 @@ def test_a_full_disk_keeps_the_messages_in_the_inbox_and_the_sweep_stores_them_o
 def test_inbox_names_that_are_not_utf8_are_stored_once(gateway):
     inbox = gateway / "spool" / "modem1" / "inbox"
     backup = ("[SMSBackup000]\nNumber = \"x\"\nNumberUnicode = %s\nDateTime = 20261203T120000Z\n"
-              "Text00 = %s\nPDU = Deliver\n")
+              "Text00 = %s\nPDU = Deliver\nMessageReference = 0\n")
     names = {b"IN20261203_120000_00_\xff\xfe\x80_00.txt": ("\u00ff", "TANYA latin-1"),
              b"IN20261203_120001_00_+62817\xc3_00.txt": ("+62817", "TANYA potong"),
              b"\xe9\xe8-not-gammu.txt": (None, "TANYA bukan nama gammu")}
@@ -308,3 +308,53 @@ def test_inbox_names_that_are_not_utf8_are_stored_once(gateway):
     finally:
         conn.close()
     assert json.dumps(rows, ensure_ascii=True)
+
+
+def gammu_backup(number, text, stamp):
+    """An inbox file as gammu-smsd 1.42 writes it (inboxformat = detail), in its field order."""
+    return ("; This file format was designed for Gammu and is compatible with Gammu+\n\n"
+            "[SMSBackup000]\n; %s\nSMSC = \"+6281100000\"\r\nPDU = Deliver\nDateTime = %sZ\r\n"
+            "State = UnRead\nNumber = \"%s\"\r\nNumberUnicode = %s\r\nText00 = %s\r\n"
+            "Coding = Unicode_No_Compression\nFolder = 1\nLength = %d\nClass = -1\n"
+            "ReplySMSC = False\nRejectDuplicates = False\nReplaceMessage = 0\nMessageReference = 0\n\n"
+            % (text, stamp, number, number.encode("utf-16-be").hex().upper(),
+               text.encode("utf-16-be").hex().upper(), len(text))).encode("ascii")
+
+
+def test_a_file_torn_by_a_crash_is_stored_once_from_its_whole_copy(gateway):
+    """gammu-smsd killed while writing an inbox file leaves it empty or cut short, and saves
+    the message again under the next serial when it comes back (or the rescue takes it off
+    the modem): the whole copy is stored, the torn one never; a torn file that no copy
+    follows is stored after the wait with what it holds, and logged."""
+    inbox = gateway / "spool" / "modem1" / "inbox"
+    data = gateway / "data"
+    whole = {}
+    for i, cut in enumerate((0, 40, 120, 200, -3)):  # empty, in the header, in the text, before the end
+        number, text, stamp = "+6281700%04d" % i, "TANYA robek %d" % i, "20261203T1200%02d" % i
+        body = gammu_backup(number, text, stamp)
+        name = "IN%s_%s_%%02d_%s_00.txt" % (stamp[:8], stamp[9:], number)
+        (inbox / (name % 0)).write_bytes(body[:cut] if cut >= 0 else body[:cut])
+        (inbox / (name % 1)).write_bytes(body)
+        whole[name % 1] = (number, text)
+    # Rescued: the torn file's message was taken off the modem by the unit's ExecStartPre.
+    number, text, stamp = "+628170009999", "TANYA diselamatkan", "20261203T121000"
+    body = gammu_backup(number, text, stamp)
+    (inbox / ("IN20261203_121000_00_%s_00.txt" % number)).write_bytes(body[:120])
+    (gateway / "spool" / "modem1" / "rescue" / "20261203-121500.smsbackup").write_bytes(body)
+    # Torn, and nothing came after it: young it waits, old it is stored.
+    lone = "IN20261203_122000_00_+628170008888_00.txt"
+    (inbox / lone).write_bytes(gammu_backup("+628170008888", "TANYA sendiri", "20261203T122000")[:60])
+    for _ in range(2):
+        assert sweep(gateway, "--min-age", "0").returncode == 0, router_log(data)
+    rows = incoming_rows(data)
+    assert collections.Counter((r["number"], r["text"]) for r in rows) == collections.Counter(
+        list(whole.values()) + [("+628170009999", "TANYA diselamatkan")]), router_log(data)
+    assert sorted(r["file"] for r in rows if r["stored_via"] != "rescue") == sorted(whole)
+    old = time.time() - 3600
+    os.utime(inbox / lone, (old, old))
+    assert sweep(gateway, "--min-age", "0").returncode == 0
+    assert sweep(gateway, "--min-age", "0").returncode == 0
+    rows = incoming_rows(data)
+    assert [r["file"] for r in rows].count(lone) == 1 and len(rows) == len(whole) + 2
+    assert [r["text"] for r in rows if r["file"] == lone] == [""], "what it holds: no text"
+    assert "cut short by a crash" in router_log(data) and lone in router_log(data)

@@ -29,7 +29,8 @@ moves into it; when neither can be written the message stays in its inbox file a
 next run or the sweep stores it.
 
 ``--sweep`` (the role's timer, and ``sms-center-sweep``) stores what earlier runs could
-not: inbox files older than ``--min-age`` seconds that are not in the database, the
+not: inbox files older than ``--min-age`` seconds that are not in the database (a file
+torn by a crash only when no whole copy of it came, TORN_WAIT), the
 rescued messages, the fallback file; with ``--log-dir`` it also finds a daemon whose
 log says it could not save a received message (gammu-smsd 1.42 builds the inbox file
 name from the sender: one with a ``/`` cannot be saved, stays on the modem and blocks
@@ -107,6 +108,13 @@ STUCK_RE = re.compile(r"Error processing SMS|Cannot save file|Cannot save .* No 
 # links at most 50 parts, so the parts of a longer one wait one timeout each, for hours.
 WAITED_RE = re.compile(r"Incomplete multipart message 0x[0-9A-Fa-f]+, waiting for other parts \(waited ([0-9]+) seconds\)")
 WAITED_TOO_LONG = 1800
+# A file gammu-smsd was killed while writing (empty, or its last section cut short) is
+# saved again, whole, under the next serial when the daemon comes back (the message is
+# deleted from the modem only after the save), or taken off the modem by the rescue.
+# It waits this long for that copy; a torn file whose copy exists is never stored, one
+# without a copy after the wait is stored with what it holds, and logged.
+TORN_WAIT = 900
+GAMMU_HEADER = b"; This file format was designed for Gammu and is compatible with Gammu+"
 
 UNKNOWN_SENDER = "unknown-sender"
 UNKNOWN_KEYWORD = "unknown-keyword"
@@ -266,7 +274,7 @@ def decode_inbox_file(data):
         return None, data[2:].decode("utf-16-be", "replace")
     if data.startswith(b"\xff\xfe"):
         return None, data[2:].decode("utf-16-le", "replace")
-    if b"[SMSBackup" in data[:4096]:
+    if b"[SMSBackup" in data[:4096] or is_backup_header(data):
         return parse_backup(data.decode("utf-8", "replace"))
     if b"\x00" in data and len(data) % 2 == 0:
         return None, data.decode("utf-16-be", "replace")
@@ -316,7 +324,7 @@ def group_names(names):
 
 def read_message(parts, inbox_dir, phone_id):
     """The message of one group of inbox files: file, phone_id, number, received_at, text."""
-    texts, number, mtime, unreadable, sms_time = [], None, None, [], None
+    texts, number, mtime, unreadable, sms_time, torn = [], None, None, [], None, False
     for _part, name in parts:
         match = INBOX_NAME_RE.match(name_key(name))
         number = number or (match.group(2) if match else None)
@@ -330,6 +338,7 @@ def read_message(parts, inbox_dir, phone_id):
         if cut:
             unreadable.append("%s: longer than %d bytes, the rest is in the file" % (
                 shown(os.path.basename(name)), MAX_FILE_BYTES))
+        torn = torn or is_torn(data)
         file_number, text = decode_inbox_file(data)
         number = file_number or number
         texts.append(text)
@@ -337,7 +346,7 @@ def read_message(parts, inbox_dir, phone_id):
             sms_time = sms_time or section_time(next(iter(backup_sections(data.decode("utf-8", "replace"))), {}))
     return {"file": name_key(os.path.basename(parts[0][1])), "phone_id": phone_id, "number": number,
             "received_at": utc_iso(mtime) if mtime else utc_now(), "text": "".join(texts),
-            "unreadable": unreadable, "mtime": mtime, "sms_time": sms_time}
+            "unreadable": unreadable, "mtime": mtime, "sms_time": sms_time, "torn": torn}
 
 
 def collect(files, inbox_dir, phone_id, environ):
@@ -358,29 +367,111 @@ def collect(files, inbox_dir, phone_id, environ):
     return messages
 
 
-def inbox_messages(inbox_dir, phone_id, stored, min_age, limit, now=None):
-    """The messages of the inbox files not in ``stored`` (keys), older than ``min_age`` s."""
-    now = time.time() if now is None else now
+def is_backup_header(data):
+    """Whether ``data`` is gammu's backup header (comment lines), or the start of it, and nothing more."""
+    lines = data.splitlines()
+    return bool(lines) and GAMMU_HEADER.startswith(lines[0][:len(GAMMU_HEADER)]) and bool(lines[0]) and all(
+        not line.strip() or line.startswith(b";") for line in lines)
+
+
+def is_torn(data):
+    """Whether an inbox file is one gammu-smsd did not finish writing (``detail`` format:
+    empty, or a section without the MessageReference gammu writes last)."""
+    if not data.strip():
+        return True
+    if b"[SMSBackup" not in data[:4096]:
+        return is_backup_header(data)  # cut before its first section, else another format
+    sections = backup_sections(data.decode("utf-8", "replace"))
+    return not sections or any("messagereference" not in s for s in sections)
+
+
+def copy_key(name):
+    """What two saves of one message share in their names: (time stamp, sender, part)."""
+    match = INBOX_NAME_RE.match(name_key(name))
+    if not match:
+        return None
+    stamp = match.group(1)[2:17]  # YYYYMMDD_HHMMSS: the network's time stamp
+    return stamp.replace("_", ""), match.group(2), match.group(3)
+
+
+def rescue_copies(rescue_dir):
+    """copy_key-like (time stamp, sender, "*") of every message the rescue took off the modem."""
+    copies = set()
     try:
-        names = sorted(os.listdir(os.fsencode(inbox_dir)))
+        names = [n for n in os.listdir(rescue_dir) if n.endswith(".smsbackup")]
+    except OSError:
+        return copies
+    for name in names:
+        try:
+            data, _cut = read_bounded(os.path.join(rescue_dir, name))
+        except OSError:
+            continue
+        for section in backup_sections(data.decode("utf-8", "replace")):
+            stamp = re.sub(r"[^0-9]", "", section.get("datetime", ""))
+            copies.add((stamp, section_number(section) or "", "*"))
+    return copies
+
+
+def inbox_messages(inbox_dir, phone_id, stored, min_age, limit, now=None, data_dir=None):
+    """The messages of the inbox files not in ``stored`` (keys), older than ``min_age`` s;
+    a torn file only once it is certain gammu-smsd saved no whole copy of it."""
+    now = time.time() if now is None else now
+    base = os.fsencode(inbox_dir)
+    try:
+        names = sorted(os.listdir(base))
     except OSError:
         return []
     groups = group_names(n for n in names if not n.startswith(b"."))
-    messages = []
+    messages, whole, torn = [], None, []
     # Newest first: the one smsd just received is never behind a backlog longer than the bound.
     for _key, parts in sorted(groups.items(), reverse=True):
         if name_key(parts[0][1]) in stored:
             continue
-        if min_age:
-            try:
-                if now - max(os.stat(os.path.join(os.fsencode(inbox_dir), n)).st_mtime for _p, n in parts) < min_age:
-                    continue
-            except OSError:
-                continue
-        messages.append(read_message(parts, os.fsencode(inbox_dir), phone_id))
+        try:
+            mtime = max(os.stat(os.path.join(base, n)).st_mtime for _p, n in parts)
+        except OSError:
+            continue
+        if min_age and now - mtime < min_age:
+            continue
+        message = read_message(parts, base, phone_id)
+        if message.get("torn"):
+            torn.append((parts, mtime, message))
+            continue
+        messages.append(message)
         if len(messages) >= limit:
             break
+    for parts, mtime, message in torn:
+        if len(messages) >= limit:
+            break
+        if whole is None:
+            whole = whole_copies(groups, base, inbox_dir)
+        key = copy_key(parts[0][1])
+        if key in whole or (key and (key[0], key[1], "*") in whole):
+            continue  # its whole copy is (or will be) stored under its own name
+        if now - mtime < TORN_WAIT:
+            continue
+        if data_dir:
+            log(data_dir, "inbox file %s was cut short by a crash and no whole copy of it came: "
+                "stored with what it holds" % shown(message["file"]))
+        messages.append(message)
     return messages
+
+
+def whole_copies(groups, base, inbox_dir):
+    """The copy keys of the inbox's whole files and of the rescued messages."""
+    whole = set()
+    for parts in groups.values():
+        key = copy_key(parts[0][1])
+        if key is None or key in whole:
+            continue
+        try:
+            data, _cut = read_bounded(os.path.join(base, parts[0][1]))
+        except OSError:
+            continue
+        if not is_torn(data):
+            whole.add(key)
+    whole.update(rescue_copies(os.path.join(os.path.dirname(os.path.normpath(inbox_dir)), RESCUE_DIR)))
+    return whole
 
 
 def rescue_messages(rescue_dir, phone_id, stored, limit):
@@ -668,7 +759,7 @@ def run(data_dir, named, phone_dirs, from_smsd, min_age, busy_timeout, limit=MAX
             if conn is None and not from_smsd:
                 continue  # nothing known about what is stored: the next run does it
             found = inbox_messages(os.path.join(spool, "inbox"), phone_id, stored,
-                                   min_age, limit - len(messages), now)
+                                   min_age, limit - len(messages), now, data_dir)
             for message in found:
                 fresh = message.get("mtime") and now - message["mtime"] < SMSD_WAIT
                 message["via"] = VIA_RECEIVE if (from_smsd and fresh) else VIA_SWEEP
