@@ -57,6 +57,13 @@ options:
     description: Where the LDIF archives of deleted accounts are written (E9).
     type: path
     required: true
+  mailbox_archive_dir:
+    description:
+      - Where the archives of the mailboxes of deleted accounts are (E9; module mailbox_archive
+        makes them on the mail server, playbooks/mail.yml fetches them here).
+      - When set, no entry is deleted unless C(<uid>-<entryUUID>.mailbox.tar.gz) there verifies
+        against its C(.sha256); one missing or damaged fails the run before anything is applied.
+    type: path
   window:
     description: Number of connections the apply uses at once, each with one request in flight; every
       change of one account goes over the same connection, in order.
@@ -104,7 +111,9 @@ plan:
   type: dict
   sample: {"create": 2, "modify": 1, "deactivate": 0, "reactivate": 0, "reset": 1, "delete": 0}
 operations:
-  description: Every planned operation, without secrets.
+  description:
+    - Every planned operation, without secrets.
+    - A delete names the mailbox to archive first as C(mailbox) (C(uid), C(uuid), the entry's entryUUID).
   returned: always
   type: list
   elements: dict

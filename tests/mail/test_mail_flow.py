@@ -2,6 +2,7 @@
 ldap_directory's slapd, accounts made by mail_accounts from the registry, and real SMTP and
 IMAP clients. Every outcome is read from the servers: an SMTP answer, an IMAP login, a
 message in a mailbox, a file on disk."""
+import contextlib
 import os
 import re
 import subprocess
@@ -37,6 +38,12 @@ def ready_account(directory, address):
 
 def set_status(directory, address, status):
     """Edit the registry as an admin would (E9, E11) and apply it with mail_accounts."""
+    edit_status(directory, address, status)
+    return directory.apply()
+
+
+def edit_status(directory, address, status):
+    """Edit the registry as an admin would (E9, E11): the account's status and its papers."""
     path = directory.registry / "mail.yml"
     text = path.read_text()
     start = text.index("  - address: %s\n" % address)
@@ -56,7 +63,18 @@ def set_status(directory, address, status):
     else:
         block += "    status: %s\n" % status + deactivation
     path.write_text(text[:start] + block + text[end:])
-    return directory.apply()
+
+
+@contextlib.contextmanager
+def registry_kept_on_failure(directory):
+    """The shared registry as it was if the test fails: one failure is not every later one's."""
+    path = directory.registry / "mail.yml"
+    text = path.read_text()
+    try:
+        yield
+    except BaseException:
+        path.write_text(text)
+        raise
 
 
 def entry(directory, address, *attributes):
@@ -177,15 +195,15 @@ def test_delegates_send_as_the_agency_and_the_position(directory, mail):
     holder = re.search(r"  - address: sekda@\S+\n(?:    .*\n)*?    holder: \"?([^\"\n]+)\"?\n", text).group(1)
     path.write_text(text.replace("  # --- Personal accounts of ASN (E2, E4)\n",
                                  "  # --- Personal accounts of ASN (E2, E4)\n"
-                                 "  - address: pribadi.sekda@bekasikota.go.id\n    kind: personal\n"
+                                 "  - address: y.hermawan@bekasikota.go.id\n    kind: personal\n"
                                  "    owner: SETDA\n    holder: \"%s\"\n    status: active\n" % holder))
     directory.apply()
-    personal = ready_account(directory, "pribadi.sekda@bekasikota.go.id")
+    personal = ready_account(directory, "y.hermawan@bekasikota.go.id")
     send(mail, message("sekda@bekasikota.go.id", INSIDE, "Sebagai Sekda"),
-         login=("pribadi.sekda@bekasikota.go.id", personal))
+         login=("y.hermawan@bekasikota.go.id", personal))
     with pytest.raises(Refused):
         send(mail, message("walikota@bekasikota.go.id", INSIDE, "Sebagai Wali Kota"),
-             login=("pribadi.sekda@bekasikota.go.id", personal))
+             login=("y.hermawan@bekasikota.go.id", personal))
 
 
 def test_directory_down_defers_and_loses_nothing(directory, mail):

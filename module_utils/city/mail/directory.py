@@ -22,7 +22,8 @@ from ansible.module_utils.city.mail.plan import (CREATE, DEACTIVATE, DELETE, MOD
 from ansible.module_utils.city.service.progress import Progress
 from ansible.module_utils.city.errors import ToolkitError
 
-READ_ATTRIBUTES = list(MANAGED) + ["pwdAccountLockedTime", "description"]
+# entryUUID names the account's mailbox on the mail server (archived before a delete, E9).
+READ_ATTRIBUTES = list(MANAGED) + ["pwdAccountLockedTime", "description", "entryUUID"]
 
 
 class DirectoryError(ToolkitError):

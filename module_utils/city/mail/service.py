@@ -50,6 +50,10 @@ class _DirectoryWork:
         return connection.directory_from(Directory, self.params, **({"timeout": timeout} if timeout else {}))
 
 
+def _first(value):
+    return (value[0] if value else "") if isinstance(value, list) else (value or "")
+
+
 def _operation_change(op):
     """An LDAP operation of the plan as a :class:`Change`: never a secret."""
     from ansible.module_utils.city.mail.plan import DEACTIVATE, DELETE
@@ -75,6 +79,7 @@ class MailAccounts(_DirectoryWork, Service):
         base=dict(type="str"),
         handover_dir=dict(type="path", required=True),
         archive_dir=dict(type="path", required=True),
+        mailbox_archive_dir=dict(type="path"),
         window=dict(type="int", default=8),
         timeout=dict(type="float", default=30),
     )
@@ -96,7 +101,8 @@ class MailAccounts(_DirectoryWork, Service):
 
     def read(self):
         self.connection = self.directory()
-        return self.connection.read(self.base)
+        self.current = self.connection.read(self.base)
+        return self.current
 
     def plan(self, desired, current):
         from ansible.module_utils.city.mail.plan import CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE, RESET
@@ -110,7 +116,37 @@ class MailAccounts(_DirectoryWork, Service):
         return Threshold(self.params["max_change_ratio"], "accounts", verb="deactivates or deletes")
 
     def report(self, plan):
-        return {"plan": plan.counts(), "operations": [op.as_dict() for op in self.ops]}
+        from ansible.module_utils.city.mail.plan import DELETE
+        operations = []
+        for op in self.ops:
+            out = op.as_dict()
+            if op.action == DELETE:
+                # The mailbox to archive first (E9): the mail server names it by entryUUID.
+                out["mailbox"] = {"uid": op.dn.split(",")[0].split("=", 1)[1],
+                                  "uuid": str(_first(self.current.get(op.account.address, {}).get("entryUUID")))}
+            operations.append(out)
+        return {"plan": plan.counts(), "operations": operations}
+
+    def check_mailbox_archives(self):
+        """Refuse, before anything is applied, a delete whose mailbox has no verified archive."""
+        from ansible.module_utils.city.mail import mailbox_archive
+        from ansible.module_utils.city.mail.plan import DELETE
+        missing = []
+        for op in self.ops:
+            if op.action != DELETE:
+                continue
+            box = {"uid": op.dn.split(",")[0].split("=", 1)[1],
+                   "uuid": str(_first(self.current.get(op.account.address, {}).get("entryUUID")))}
+            try:
+                uid, uuid = mailbox_archive.check_account(box)
+                mailbox_archive.verify(os.path.join(self.params["mailbox_archive_dir"],
+                                                    mailbox_archive.archive_name(uid, uuid)))
+            except ToolkitError as exc:
+                missing.append("%s (%s)" % (op.account.address, exc))
+        if missing:
+            raise ToolkitError("nothing applied: %d account(s) to delete have no verified archive of their "
+                               "mailbox (E9; playbooks/mail.yml archives them first): %s"
+                               % (len(missing), "; ".join(missing[:10])))
 
     def diff(self, plan):
         return plan.diff("directory (accounts the registry owns, before)", "directory (after)")
@@ -120,6 +156,8 @@ class MailAccounts(_DirectoryWork, Service):
         from ansible.module_utils.city.mail.directory import new_password
         from ansible.module_utils.city.mail.plan import CREATE, DELETE, RESET
         p = self.params
+        if p["mailbox_archive_dir"]:
+            self.check_mailbox_archives()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         passwords, credentials = {}, {}
         for op in self.ops:
@@ -249,3 +287,73 @@ class MailInventory(_DirectoryWork, Task):
         self.result["state"] = {"base": self.params["base"], "accounts": accounts,
                                 "taken_at": self.result["read_at"]}
         return self.result
+
+
+class MailboxArchive(Service):
+    """On the mail server: archive the mailboxes of accounts to delete, or remove them (E9)."""
+    name = "mailbox_archive"
+    section = ("Mailboxes of deleted accounts", "mailboxes to archive or remove (E9)", "Mailbox")
+    requirements = "the Python standard library"
+    libraries = ()
+    argument_spec = dict(
+        mail_root=dict(type="path", required=True),
+        archive_dir=dict(type="path", required=True),
+        accounts=dict(type="list", elements="dict", required=True),
+        state=dict(type="str", choices=["archived", "absent"], default="archived"),
+    )
+    threshold = None  # the accounts come from mail_accounts' plan, which has its own threshold
+    timing = False
+
+    def target(self):
+        return "mailboxes in %s" % self.params["mail_root"]
+
+    def desired(self):
+        from ansible.module_utils.city.mail.mailbox_archive import check_account
+        self.accounts = [check_account(a) for a in self.params["accounts"]]
+        return self.accounts
+
+    def read(self):
+        """{(uid, uuid): (mailbox exists, archive verifies against it)}."""
+        from ansible.module_utils.city.mail import mailbox_archive
+        state = {}
+        for uid, uuid in self.accounts:
+            mailbox = os.path.join(self.params["mail_root"], uuid)
+            path = os.path.join(self.params["archive_dir"], mailbox_archive.archive_name(uid, uuid))
+            verified = False
+            if os.path.exists(path):
+                try:
+                    mailbox_archive.verify(path, mailbox)
+                    verified = True
+                except ToolkitError:
+                    pass  # archived again (archived) or kept (absent, whose apply says why)
+            state[(uid, uuid)] = (os.path.isdir(mailbox), verified)
+        return state
+
+    def plan(self, desired, current):
+        changes = []
+        for uid, uuid in desired:
+            exists, verified = current[(uid, uuid)]
+            if self.params["state"] == "archived" and not verified:
+                changes.append(Change(uid, "archive", None, {"uuid": uuid}, subject=(uid, uuid)))
+            elif self.params["state"] == "absent" and exists:
+                changes.append(Change(uid, "remove", {"uuid": uuid}, None, risky=True, subject=(uid, uuid)))
+        return Plan(changes, managed=len(desired), actions=("archive", "remove"))
+
+    def apply(self, plan):
+        from ansible.module_utils.city.mail import mailbox_archive
+        self.result["archives"] = []
+        for change in plan.changes:
+            uid, uuid = change.subject
+            if change.action == "archive":
+                self.result["archives"].append(
+                    mailbox_archive.archive(self.params["mail_root"], self.params["archive_dir"], uid, uuid))
+            else:
+                mailbox_archive.remove(self.params["mail_root"], self.params["archive_dir"], uid, uuid)
+            change.status = "ok"
+
+    def finish(self, plan):
+        from ansible.module_utils.city.mail import mailbox_archive
+        # Every account's archive, made now or before: what the playbook fetches.
+        self.result["archive_files"] = [
+            os.path.join(self.params["archive_dir"], mailbox_archive.archive_name(uid, uuid))
+            for uid, uuid in self.accounts]
