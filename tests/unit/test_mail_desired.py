@@ -52,3 +52,22 @@ def test_states_and_reset_tickets_come_from_the_registry():
     assert got["supardi.wiryo@bekasikota.go.id"].state == DEACTIVATED
     assert got["nur.aini.rahmawati@bekasikota.go.id"].state == DELETED
     assert got["budi.santoso@bekasikota.go.id"].resets
+
+
+def test_see_also_is_the_reverse_of_secretary_for_active_delegates_and_mailboxes():
+    """The master logins read seeAlso on the delegate's own entry (P17 Pasal 35(2))."""
+    got = accounts()
+    by_dn = {a.dn.lower(): a for a in got.values()}
+    for account in got.values():
+        for target in account.attributes["seeAlso"]:
+            assert account.state == "active"
+            assert by_dn[target.lower()].state != DELETED
+            assert account.dn in by_dn[target.lower()].attributes["secretary"]
+    for account in got.values():
+        if account.state == DELETED:
+            continue
+        for delegate in account.attributes["secretary"]:
+            holder = by_dn.get(delegate.lower())
+            if holder is not None and holder.state == "active":
+                assert account.dn in holder.attributes["seeAlso"]
+    assert any(a.attributes["seeAlso"] for a in got.values())

@@ -11,7 +11,7 @@ OBJECT_CLASSES = ("top", "inetOrgPerson")
 # The attributes the toolkit owns on an account; any other attribute (a mail
 # server's quota, the user's own telephoneNumber...) is left as it is.
 MANAGED = ("objectClass", "uid", "mail", "cn", "sn", "ou", "employeeType", "employeeNumber",
-           "title", "secretary")
+           "title", "secretary", "seeAlso")
 
 
 # Who receives an account's new or reset password (P17 Pasal 35, requirement E6): the
@@ -98,4 +98,15 @@ def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
         resets = [str(r["ticket"]) for r in acc.get("password_resets") or [] if isinstance(r, dict)]
         out[address] = Account("uid=%s,%s" % (local, base), address, acc.get("status", ACTIVE),
                                attributes, acc.get("owner"), resets, recipient_of(acc, agencies))
+    # The reverse of secretary, on each delegate's own entry (read by the mail servers'
+    # master logins: a delegate opens the mailbox it may send as with its own password,
+    # P17 Pasal 35(2)). Only the toolkit writes it: a user cannot grant themselves a mailbox.
+    opens = {}
+    for account in out.values():
+        if account.state == DELETED:
+            continue
+        for delegate_dn in account.attributes["secretary"]:
+            opens.setdefault(delegate_dn.lower(), []).append(account.dn)
+    for account in out.values():
+        account.attributes["seeAlso"] = sorted(opens.get(account.dn.lower(), [])) if account.state == ACTIVE else []
     return out
