@@ -109,11 +109,13 @@ plan:
   description: Number of operations of each kind.
   returned: always
   type: dict
-  sample: {"create": 2, "modify": 1, "deactivate": 0, "reactivate": 0, "reset": 1, "delete": 0}
+  sample: {"create": 2, "rename": 0, "modify": 1, "deactivate": 0, "reactivate": 0, "reset": 1, "delete": 0}
 operations:
   description:
     - Every planned operation, without secrets.
     - A delete names the mailbox to archive first as C(mailbox) (C(uid), C(uuid), the entry's entryUUID).
+    - A rename (an account whose registry entry says C(renamed_from)) moves the entry to its new DN
+      (modrdn), so its entryUUID and its mailbox stay; the modify that follows sets its attributes.
   returned: always
   type: list
   elements: dict

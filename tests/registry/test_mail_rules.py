@@ -113,6 +113,21 @@ CASES = [
               "    holder: \"199207132018041004\"\n    display_name: Rudi Hartono\n"
               "    status: active\n"),
          "E11-REACTIVATION", "mail.yml", "reactivation:"),
+    # --- E1: a renamed account names its old address once, and the address is free
+    case("e1-renamed-from-an-address-in-use",
+         Edit("mail.yml", "  - address: krenova@bekasikota.go.id\n",
+              "  - address: krenova@bekasikota.go.id\n    renamed_from: harijadi@bekasikota.go.id\n"),
+         "E1-RENAMED", "mail.yml", "renamed_from: harijadi@bekasikota.go.id"),
+    case("e1-renamed-from-another-domain",
+         Edit("mail.yml", "  - address: krenova@bekasikota.go.id\n",
+              "  - address: krenova@bekasikota.go.id\n    renamed_from: krenova@example.org\n"),
+         "E1-RENAMED", "mail.yml", "renamed_from: krenova@example.org"),
+    case("e1-renamed-from-twice",
+         [Edit("mail.yml", "  - address: krenova@bekasikota.go.id\n",
+               "  - address: krenova@bekasikota.go.id\n    renamed_from: lama@bekasikota.go.id\n"),
+          Edit("mail.yml", "  - address: harijadi@bekasikota.go.id\n",
+               "  - address: harijadi@bekasikota.go.id\n    renamed_from: lama@bekasikota.go.id\n")],
+         "E1-RENAMED", "mail.yml", "renamed_from: lama@bekasikota.go.id", 2),
     # --- P1: which form of id a person's kind needs
     case("p1-asn-with-a-slug-id", Edit("people.yml", '  - id: "direktur-tirtapatriot"\n    kind: non-asn',
                                        '  - id: "direktur-tirtapatriot"\n    kind: asn'),

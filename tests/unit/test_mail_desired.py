@@ -71,3 +71,22 @@ def test_see_also_is_the_reverse_of_secretary_for_active_delegates_and_mailboxes
             if holder is not None and holder.state == "active":
                 assert account.dn in holder.attributes["seeAlso"]
     assert any(a.attributes["seeAlso"] for a in got.values())
+
+
+def test_a_rename_cut_short_after_the_modrdn_is_finished_by_the_next_plan():
+    """slapd killed between the modrdn and the modify: the entry has its new DN and its old
+    mail; the next plan modifies it, it does not rename it again nor create another."""
+    from ansible.module_utils.city.mail.plan import MODIFY, RENAME, make_plan
+    mail = load("mail.yml")
+    for acc in mail["accounts"]:
+        if acc["address"] == "krenova@bekasikota.go.id":
+            acc["address"], acc["renamed_from"] = "inovasi.daerah@bekasikota.go.id", "krenova@bekasikota.go.id"
+    want = desired_accounts(mail, load("agencies.yml"), load("people.yml"), "bekasikota.go.id")
+    new = want["inovasi.daerah@bekasikota.go.id"]
+    entry = dict({k: list(v) for k, v in new.attributes.items()}, mail=["krenova@bekasikota.go.id"], dn=new.dn)
+    ops = [op for op in make_plan({new.address: new}, {"krenova@bekasikota.go.id": entry})]
+    assert [(op.action, op.dn) for op in ops] == [(MODIFY, new.dn)]
+    assert ops[0].changes == {"mail": ["inovasi.daerah@bekasikota.go.id"]}
+    fresh = make_plan({new.address: new}, {"krenova@bekasikota.go.id": dict(entry, dn="uid=krenova,ou=accounts,"
+                                                                              "dc=bekasikota,dc=go,dc=id")})
+    assert [op.action for op in fresh][:2] == [RENAME, MODIFY]

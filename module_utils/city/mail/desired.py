@@ -56,12 +56,13 @@ def suffix_of(domain):
 
 class Account:
     """One account as it should be in the directory."""
-    __slots__ = ("dn", "address", "state", "attributes", "owner", "resets", "recipient")
+    __slots__ = ("dn", "address", "state", "attributes", "owner", "resets", "recipient", "renamed_from")
 
-    def __init__(self, dn, address, state, attributes, owner, resets, recipient=None):
+    def __init__(self, dn, address, state, attributes, owner, resets, recipient=None, renamed_from=None):
         self.dn, self.address, self.state = dn, address, state
         self.attributes, self.owner, self.resets = attributes, owner, resets
         self.recipient = recipient  # who its new passwords are handed to (recipient_of)
+        self.renamed_from = renamed_from  # its address before, lowercased: renamed, not re-created
 
 
 def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
@@ -97,7 +98,8 @@ def desired_accounts(mail_doc, agencies_doc, people_doc, domain, base=None):
         }
         resets = [str(r["ticket"]) for r in acc.get("password_resets") or [] if isinstance(r, dict)]
         out[address] = Account("uid=%s,%s" % (local, base), address, acc.get("status", ACTIVE),
-                               attributes, acc.get("owner"), resets, recipient_of(acc, agencies))
+                               attributes, acc.get("owner"), resets, recipient_of(acc, agencies),
+                               str(acc["renamed_from"]).lower() if acc.get("renamed_from") else None)
     # The reverse of secretary, on each delegate's own entry (read by the mail servers'
     # master logins: a delegate opens the mailbox it may send as with its own password,
     # P17 Pasal 35(2)). Only the toolkit writes it: a user cannot grant themselves a mailbox.

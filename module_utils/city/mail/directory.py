@@ -17,7 +17,7 @@ from ansible.module_utils.city.registry import destinations
 from ansible.module_utils.city import fsutil
 from ansible.module_utils.city.mail.connection import refusal
 from ansible.module_utils.city.mail.desired import LOCKED, MANAGED
-from ansible.module_utils.city.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE,
+from ansible.module_utils.city.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE, RENAME,
                                                  RESET, RESET_MARK)
 from ansible.module_utils.city.service.progress import Progress
 from ansible.module_utils.city.errors import ToolkitError
@@ -176,15 +176,16 @@ class Directory:
         Returns (done, failures): the operations acknowledged, and (operation, reason)
         for those the server refused. ``passwords`` maps an operation to its password.
 
-        Every operation on one DN goes to the same connection, in plan order, so the
-        changes of an entry apply in order. No connection is shared between threads:
+        Every operation on one account goes to the same connection, in plan order, so
+        the changes of an entry apply in order (a rename before the changes at its new DN). No connection is shared between threads:
         ldap3's asynchronous strategy reads a TLS socket in one thread while another
         writes it, and OpenSSL's state is not safe for that (under load the stream
         came apart: garbled responses, then a closed socket, mid-apply).
         """
         lanes = [[] for dummy in range(max(1, min(int(window), len(ops) or 1)))]
         for op in ops:
-            lanes[zlib.crc32(op.dn.lower().encode("utf-8")) % len(lanes)].append(op)
+            # By account, not DN: a renamed entry's later operations name its new DN.
+            lanes[zlib.crc32(op.account.address.lower().encode("utf-8")) % len(lanes)].append(op)
         lanes = [lane for lane in lanes if lane]
         stop = threading.Event()
         outcomes = [None] * len(lanes)
@@ -244,6 +245,8 @@ class Directory:
             attrs["userPassword"] = password
             attrs["pwdReset"] = "TRUE"  # ppolicy: change it at first login (E6)
             return conn.add(op.dn, op.changes["objectClass"], attrs)
+        if op.action == RENAME:
+            return conn.modify_dn(op.dn, op.changes["dn"][0].split(",", 1)[0], delete_old_dn=True)
         if op.action == MODIFY:
             return conn.modify(op.dn, {k: [(ldap3.MODIFY_REPLACE, v)] for k, v in op.changes.items()})
         if op.action == DEACTIVATE:

@@ -1,8 +1,8 @@
 """Compare the registry's accounts with the directory and plan the operations."""
 from ansible.module_utils.city.mail.desired import ACTIVE, DEACTIVATED, DELETED, LOCKED, MANAGED
 
-CREATE, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE = (
-    "create", "modify", "deactivate", "reactivate", "reset", "delete")
+CREATE, RENAME, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE = (
+    "create", "rename", "modify", "deactivate", "reactivate", "reset", "delete")
 RESET_MARK = "reset-ticket:"  # kept in `description`, so a ticket is used once (E5)
 
 
@@ -41,6 +41,15 @@ def make_plan(desired, current):
     ops = []
     for address, account in sorted(desired.items()):
         entry = current.get(address)
+        if entry is None and account.renamed_from and account.renamed_from not in desired:
+            entry = current.get(account.renamed_from)
+            # Renamed already by a run cut short before its MODIFY: only the attributes remain.
+            if entry is not None and entry["dn"].lower() != account.dn.lower():
+                # modrdn: the entry, its entryUUID and so its mailbox stay (the mail server
+                # names a mailbox by entryUUID); the attributes follow in MODIFY.
+                ops.append(Operation(RENAME, account, entry["dn"], {"dn": [account.dn]},
+                                     before={"dn": [entry["dn"]], "mail": [account.renamed_from]}))
+                entry = dict(entry, dn=account.dn)
         if account.state == DELETED:
             if entry is not None:
                 ops.append(Operation(DELETE, account, entry["dn"]))

@@ -105,12 +105,14 @@ class MailAccounts(_DirectoryWork, Service):
         return self.current
 
     def plan(self, desired, current):
-        from ansible.module_utils.city.mail.plan import CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE, RESET
+        from ansible.module_utils.city.mail.plan import (CREATE, DEACTIVATE, DELETE, MODIFY, REACTIVATE, RENAME,
+                                                         RESET)
         from ansible.module_utils.city.mail.plan import make_plan
         self.ops = make_plan(desired, current)
-        managed = sum(1 for address in current if address in desired)
+        managed = sum(1 for address, account in desired.items()
+                      if address in current or (account.renamed_from or "") in current)
         return Plan([_operation_change(op) for op in self.ops], managed=managed,
-                    actions=(CREATE, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE))
+                    actions=(CREATE, RENAME, MODIFY, DEACTIVATE, REACTIVATE, RESET, DELETE))
 
     def threshold(self):
         return Threshold(self.params["max_change_ratio"], "accounts", verb="deactivates or deletes")
@@ -122,10 +124,15 @@ class MailAccounts(_DirectoryWork, Service):
             out = op.as_dict()
             if op.action == DELETE:
                 # The mailbox to archive first (E9): the mail server names it by entryUUID.
-                out["mailbox"] = {"uid": op.dn.split(",")[0].split("=", 1)[1],
-                                  "uuid": str(_first(self.current.get(op.account.address, {}).get("entryUUID")))}
+                out["mailbox"] = self._mailbox_of(op)
             operations.append(out)
         return {"plan": plan.counts(), "operations": operations}
+
+    def _mailbox_of(self, op):
+        """The mailbox of the entry ``op`` acts on: its uid and entryUUID (the mail server's name)."""
+        account = op.account
+        entry = self.current.get(account.address) or self.current.get(account.renamed_from or "") or {}
+        return {"uid": op.dn.split(",")[0].split("=", 1)[1], "uuid": str(_first(entry.get("entryUUID")))}
 
     def check_mailbox_archives(self):
         """Refuse, before anything is applied, a delete whose mailbox has no verified archive."""
@@ -135,10 +142,8 @@ class MailAccounts(_DirectoryWork, Service):
         for op in self.ops:
             if op.action != DELETE:
                 continue
-            box = {"uid": op.dn.split(",")[0].split("=", 1)[1],
-                   "uuid": str(_first(self.current.get(op.account.address, {}).get("entryUUID")))}
             try:
-                uid, uuid = mailbox_archive.check_account(box)
+                uid, uuid = mailbox_archive.check_account(self._mailbox_of(op))
                 mailbox_archive.verify(os.path.join(self.params["mailbox_archive_dir"],
                                                     mailbox_archive.archive_name(uid, uuid)))
             except ToolkitError as exc:

@@ -114,6 +114,36 @@ def address_domain(ctx):
                           "write %s" % address.lower())
 
 
+@rule("E1-RENAMED", "E1", "A renamed account names its old address once, on the main domain, not in use")
+def renamed_accounts(ctx):
+    domain, addresses = ctx.main_domain, _addresses(ctx)
+    current = {str(acc.get("address")).lower() for unused_index, acc in _accounts(ctx)
+               if isinstance(acc.get("address"), str)}
+    seen = {}
+    for index, acc in _accounts(ctx):
+        old = acc.get("renamed_from")
+        local, at = _split(old, addresses)
+        if local is None:
+            continue
+        path = ("accounts", index, "renamed_from")
+        key = old.lower()
+        if domain and at != domain:
+            yield Problem(F, path, "%s was never an official address: it is not on the main domain %s"
+                          % (shown(old), domain), "write the account's old address at %s" % domain)
+        elif key == str(acc.get("address")).lower():
+            yield Problem(F, path, "%s is renamed from its own address" % shown(old),
+                          "remove renamed_from")
+        elif key in current:
+            yield Problem(F, path, "%s is still the address of another account of mail.yml: an "
+                          "entry cannot be renamed while it is in use" % shown(old),
+                          "rename one account only, or remove renamed_from")
+        elif key in seen:
+            yield Problem(F, path, "%s is the old address of accounts[%d] as well: one entry "
+                          "(and its mailbox) goes to one account" % (shown(old), seen[key]),
+                          "keep renamed_from on one account")
+        seen.setdefault(key, index)
+
+
 @rule("E1-AGENCY", "E1", "An agency's account is <agency mail name>@domain, one per agency")
 def agency_accounts(ctx):
     seen, addresses = {}, _addresses(ctx)
