@@ -9,6 +9,7 @@ role's settings); the outcome is read back from it with a search of its own.
 import secrets as random
 import subprocess
 import sys
+import types
 
 import ldap3
 import pytest
@@ -22,8 +23,11 @@ ACCOUNTS = 600
 
 
 class Op:
+    """An operation as Directory.apply sends it: on a DN, for an account (its lane)."""
+
     def __init__(self, action, uid, changes=None):
         self.action, self.dn, self.changes = action, "uid=%s,%s" % (uid, BASE), changes or {}
+        self.account = types.SimpleNamespace(address="%s@example.invalid" % uid)
 
 
 @pytest.fixture(scope="module")
